@@ -1,0 +1,116 @@
+package org.sptspark.model;
+
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Every tensor of a {@link VitConfig}'s model with its name, shape, flat offset and SPT role, in a
+ * fixed order (timm's {@code state_dict} order, q/k/v split). Derived from the configuration
+ * alone, so it describes ViT-H without allocating it.
+ */
+public final class ParameterSpace {
+
+    /** The linear layers of a block, in order, with the module path that holds them. */
+    public static final List<String> BLOCK_LINEARS = List.of("q", "k", "v", "proj", "fc1", "fc2");
+
+    private final VitConfig config;
+    private final List<TensorSpec> tensors;
+    private final Map<String, TensorSpec> byName;
+    private final long totalSize;
+
+    private ParameterSpace(VitConfig config, List<TensorSpec> tensors) {
+        this.config = config;
+        this.tensors = Collections.unmodifiableList(tensors);
+        var map = new LinkedHashMap<String, TensorSpec>();
+        for (TensorSpec t : tensors) {
+            map.put(t.name(), t);
+        }
+        this.byName = Collections.unmodifiableMap(map);
+        TensorSpec last = tensors.get(tensors.size() - 1);
+        this.totalSize = last.offset() + last.size();
+    }
+
+    public static ParameterSpace of(VitConfig c) {
+        var builder = new Builder();
+        int d = c.embedDim();
+        builder.add("cls_token", new Shape(1, 1, d), TensorRole.SKIPPED, -1, "cls_token");
+        builder.add("pos_embed", new Shape(1, c.numTokens(), d), TensorRole.SKIPPED, -1, "pos_embed");
+        builder.add("patch_embed.proj.weight", new Shape(d, c.inChannels(), c.patchSize(), c.patchSize()),
+                TensorRole.SKIPPED, -1, "patch_embed");
+        builder.add("patch_embed.proj.bias", new Shape(d), TensorRole.SKIPPED, -1, "patch_embed");
+        for (int i = 0; i < c.depth(); i++) {
+            String p = "blocks." + i + ".";
+            builder.norm(p + "norm1", d, i, "norm1");
+            for (String op : List.of("q", "k", "v", "proj")) {
+                builder.linear(p + "attn." + op, d, d, i, op);
+            }
+            builder.norm(p + "norm2", d, i, "norm2");
+            builder.linear(p + "mlp.fc1", c.mlpDim(), d, i, "fc1");
+            builder.linear(p + "mlp.fc2", d, c.mlpDim(), i, "fc2");
+        }
+        builder.norm("norm", d, -1, "norm");
+        builder.add("head.weight", new Shape(c.numClasses(), d), TensorRole.SKIPPED, -1, "head");
+        builder.add("head.bias", new Shape(c.numClasses()), TensorRole.SKIPPED, -1, "head");
+        return new ParameterSpace(c, builder.tensors);
+    }
+
+    public VitConfig config() {
+        return config;
+    }
+
+    public List<TensorSpec> tensors() {
+        return tensors;
+    }
+
+    public Optional<TensorSpec> find(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /** The tensor, or an error naming the unknown name. */
+    public TensorSpec get(String name) {
+        TensorSpec t = byName.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("no tensor '" + name + "' in " + config.name());
+        }
+        return t;
+    }
+
+    /** Total scalar count, head included. */
+    public long totalSize() {
+        return totalSize;
+    }
+
+    /** The tensors SPT scores (matrices and vectors), in order. */
+    public List<TensorSpec> scored() {
+        return tensors.stream().filter(TensorSpec::isScored).toList();
+    }
+
+    public long scoredSize() {
+        return scored().stream().mapToLong(TensorSpec::size).sum();
+    }
+
+    private static final class Builder {
+        private final List<TensorSpec> tensors = new ArrayList<>();
+        private long offset;
+
+        void add(String name, Shape shape, TensorRole role, int block, String op) {
+            tensors.add(new TensorSpec(name, shape, offset, role, block, op));
+            offset += shape.size();
+        }
+
+        void linear(String module, int out, int in, int block, String op) {
+            add(module + ".weight", new Shape(out, in), TensorRole.MATRIX, block, op);
+            add(module + ".bias", new Shape(out), TensorRole.VECTOR, block, op);
+        }
+
+        void norm(String module, int width, int block, String op) {
+            add(module + ".weight", new Shape(width), TensorRole.VECTOR, block, op);
+            add(module + ".bias", new Shape(width), TensorRole.VECTOR, block, op);
+        }
+    }
+}

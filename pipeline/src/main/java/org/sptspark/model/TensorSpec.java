@@ -1,0 +1,37 @@
+package org.sptspark.model;
+
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * One named tensor of a model.
+ *
+ * @param name timm's parameter name, with attention split into {@code q}, {@code k}, {@code v}
+ * @param shape the tensor's shape (PyTorch layout: linear weights are {@code (out, in)})
+ * @param offset position of its first element in the flat concatenation of all tensors in
+ *     {@link ParameterSpace} order
+ * @param role what SPT may do with it
+ * @param block the transformer block it belongs to, or -1
+ * @param operation the layer it belongs to within its block ({@code q}, {@code k}, {@code v},
+ *     {@code proj}, {@code fc1}, {@code fc2}, {@code norm1}, {@code norm2}), or the top-level
+ *     module name ({@code norm}, {@code head}, ...)
+ */
+public record TensorSpec(String name, Shape shape, long offset, TensorRole role, int block, String operation) {
+
+    public long size() {
+        return shape.size();
+    }
+
+    /** Rows of a matrix: output features of a linear layer. */
+    public int rows() {
+        return (int) shape.get(0);
+    }
+
+    /** Columns of a matrix: input features of a linear layer. */
+    public int cols() {
+        return (int) shape.get(1);
+    }
+
+    public boolean isScored() {
+        return role != TensorRole.SKIPPED;
+    }
+}

@@ -1,0 +1,403 @@
+package org.sptspark.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A Vision Transformer as in timm's {@code VisionTransformer}: a patch-embedding convolution,
+ * a class token, a learned position embedding, pre-norm blocks ({@code x + attn(norm1(x))},
+ * {@code x + mlp(norm2(x))}) with exact-erf GELU, a final LayerNorm, and a linear head on the
+ * class token. Attention keeps q, k and v as separate linear layers, because SPT allocates per
+ * matrix; checkpoints with timm's fused {@code qkv} are split by {@link Checkpoints}.
+ *
+ * <p>Input: {@code (batch, channels, imageSize, imageSize)} float32, already normalised. Output:
+ * logits {@code (batch, numClasses)}.
+ *
+ * <p>Every intermediate array is attached to the manager of the input array, so a caller that
+ * creates each batch in its own sub-manager frees all activations by closing it. Parameters live
+ * in the manager passed to {@link #initialize}.
+ *
+ * <p>Stochastic depth (drop-path) is active only in training mode. Its per-sample masks are drawn
+ * from a {@link SplittableRandom} seeded by {@link #DROP_PATH_SEED} in the forward call's
+ * parameters, so a batch's randomness depends on the caller's seed alone, never on the engine's
+ * global generator or on which executor runs it.
+ */
+public final class VisionTransformer extends AbstractBlock {
+
+    /** Forward-call parameter (a {@link Long}) seeding this call's drop-path masks. */
+    public static final String DROP_PATH_SEED = "dropPathSeed";
+
+    private static final byte VERSION = 1;
+
+    private final VitConfig config;
+    private final ParameterSpace space;
+    private final Parameter clsToken;
+    private final Parameter posEmbed;
+    private final PatchEmbedding patchEmbed;
+    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final Norm norm;
+    private final LinearLayer head;
+    private final Map<String, Parameter> named;
+
+    public VisionTransformer(VitConfig config) {
+        super(VERSION);
+        this.config = config;
+        this.space = ParameterSpace.of(config);
+        int d = config.embedDim();
+        clsToken = addParameter(tensor("cls_token", new Shape(1, 1, d)));
+        posEmbed = addParameter(tensor("pos_embed", new Shape(1, config.numTokens(), d)));
+        patchEmbed = addChildBlock("patch_embed", new PatchEmbedding(config));
+        for (int i = 0; i < config.depth(); i++) {
+            blocks.add(addChildBlock("blocks." + i, new TransformerBlock(config, i)));
+        }
+        norm = addChildBlock("norm", new Norm(d, config.layerNormEps()));
+        head = addChildBlock("head", new LinearLayer(d, config.numClasses()));
+
+        var map = new LinkedHashMap<String, Parameter>();
+        map.put("cls_token", clsToken);
+        map.put("pos_embed", posEmbed);
+        patchEmbed.collect("patch_embed.", map);
+        for (int i = 0; i < blocks.size(); i++) {
+            blocks.get(i).collect("blocks." + i + ".", map);
+        }
+        norm.collect("norm.", map);
+        head.collect("head.", map);
+        if (!map.keySet().equals(space.tensors().stream().map(TensorSpec::name)
+                .collect(java.util.stream.Collectors.toCollection(java.util.LinkedHashSet::new)))) {
+            throw new IllegalStateException("block parameters disagree with the parameter space: " + map.keySet());
+        }
+        named = Collections.unmodifiableMap(map);
+    }
+
+    /**
+     * A model with every parameter allocated in {@code manager} and initialised deterministically
+     * from {@code seed} by {@link VitInitializer}.
+     */
+    public static VisionTransformer create(NDManager manager, VitConfig config, long seed) {
+        var model = new VisionTransformer(config);
+        model.setInitializer(Initializer.ZEROS, Parameter.Type.WEIGHT);
+        model.setInitializer(Initializer.ZEROS, Parameter.Type.BIAS);
+        model.initialize(manager, DataType.FLOAT32,
+                new Shape(1, config.inChannels(), config.imageSize(), config.imageSize()));
+        VitInitializer.initialize(model, seed);
+        return model;
+    }
+
+    public VitConfig config() {
+        return config;
+    }
+
+    public ParameterSpace space() {
+        return space;
+    }
+
+    /** Parameters by timm name, in {@link ParameterSpace} order. */
+    public Map<String, Parameter> namedParameters() {
+        return named;
+    }
+
+    /** The parameter with this timm name, or an error naming it. */
+    public Parameter parameter(String name) {
+        Parameter p = named.get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("no parameter '" + name + "' in " + config.name());
+        }
+        return p;
+    }
+
+    /** Sets every parameter's gradient requirement: {@code false} freezes the whole model. */
+    public void setTrainable(boolean trainable) {
+        named.values().forEach(p -> p.freeze(!trainable));
+    }
+
+    /**
+     * Token features after the final norm, {@code (batch, tokens, dim)}.
+     */
+    public NDArray forwardTokens(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+        NDArray x = patchEmbed.forward(store, new NDList(images), training).head();
+        NDManager scope = x.getManager();
+        long batch = x.getShape().get(0);
+        NDArray cls = store.getValue(clsToken, x.getDevice(), training)
+                .repeat(0, batch);
+        cls.attach(scope);
+        x = NDArrays.concat(new NDList(cls, x), 1).add(store.getValue(posEmbed, x.getDevice(), training));
+        var random = new SplittableRandom(dropPathSeed);
+        for (TransformerBlock block : blocks) {
+            x = block.forward(x, store, training, random.split());
+        }
+        return norm.apply(store, x, training);
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
+        long seed = 0;
+        if (params != null && params.contains(DROP_PATH_SEED)) {
+            seed = (Long) params.get(DROP_PATH_SEED);
+        }
+        NDArray tokens = forwardTokens(store, inputs.head(), training, seed);
+        NDArray cls = tokens.get(":, 0, :");
+        return new NDList(head.apply(store, cls, training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(inputShapes[0].get(0), config.numClasses())};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        for (Block child : getChildren().values()) {
+            child.initialize(manager, dataType, inputShapes);
+        }
+    }
+
+    static Parameter tensor(String name, Shape shape) {
+        return Parameter.builder()
+                .setName(name)
+                .setType(name.endsWith("bias") ? Parameter.Type.BIAS : Parameter.Type.WEIGHT)
+                .optShape(shape)
+                .build();
+    }
+
+    /** Base of the sub-blocks: fixed shapes, parameters collected under timm names. */
+    abstract static class Module extends AbstractBlock {
+        Module() {
+            super(VERSION);
+        }
+
+        /** Adds this module's parameters to {@code into} under {@code prefix}. */
+        abstract void collect(String prefix, Map<String, Parameter> into);
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            for (Block child : getChildren().values()) {
+                child.initialize(manager, dataType, inputShapes);
+            }
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return inputShapes;
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " is applied by its parent");
+        }
+    }
+
+    /** A linear layer {@code y = x W^T + b} with {@code W} of shape {@code (out, in)}. */
+    static final class LinearLayer extends Module {
+        final Parameter weight;
+        final Parameter bias;
+
+        LinearLayer(int in, int out) {
+            weight = addParameter(tensor("weight", new Shape(out, in)));
+            bias = addParameter(tensor("bias", new Shape(out)));
+        }
+
+        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+            return Linear.linear(x, store.getValue(weight, x.getDevice(), training),
+                    store.getValue(bias, x.getDevice(), training)).head();
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            into.put(prefix + "weight", weight);
+            into.put(prefix + "bias", bias);
+        }
+    }
+
+    /** LayerNorm over the last axis. */
+    static final class Norm extends Module {
+        final Parameter weight;
+        final Parameter bias;
+        final float eps;
+        final int width;
+
+        Norm(int width, double eps) {
+            this.width = width;
+            this.eps = (float) eps;
+            weight = addParameter(tensor("weight", new Shape(width)));
+            bias = addParameter(tensor("bias", new Shape(width)));
+        }
+
+        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+            return LayerNorm.layerNorm(x, new Shape(width), store.getValue(weight, x.getDevice(), training),
+                    store.getValue(bias, x.getDevice(), training), eps).head();
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            into.put(prefix + "weight", weight);
+            into.put(prefix + "bias", bias);
+        }
+    }
+
+    /** Non-overlapping patches projected by a strided convolution, flattened to tokens. */
+    static final class PatchEmbedding extends Module {
+        final Parameter weight;
+        final Parameter bias;
+        final int patch;
+
+        PatchEmbedding(VitConfig c) {
+            patch = c.patchSize();
+            weight = addParameter(tensor("weight",
+                    new Shape(c.embedDim(), c.inChannels(), c.patchSize(), c.patchSize())));
+            bias = addParameter(tensor("bias", new Shape(c.embedDim())));
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
+            NDArray images = inputs.head();
+            NDArray y = Conv2d.conv2d(images, store.getValue(weight, images.getDevice(), training),
+                    store.getValue(bias, images.getDevice(), training),
+                    new Shape(patch, patch), new Shape(0, 0), new Shape(1, 1), 1).head();
+            Shape s = y.getShape();
+            // (B, D, g, g) -> (B, g*g, D), row-major over the grid as timm's flatten(2).transpose(1, 2)
+            return new NDList(y.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).transpose(0, 2, 1));
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            into.put(prefix + "proj.weight", weight);
+            into.put(prefix + "proj.bias", bias);
+        }
+    }
+
+    /** Multi-head self-attention with separate q, k, v projections. */
+    static final class Attention extends Module {
+        final LinearLayer q;
+        final LinearLayer k;
+        final LinearLayer v;
+        final LinearLayer proj;
+        final int heads;
+        final float scale;
+
+        Attention(VitConfig c) {
+            int d = c.embedDim();
+            q = addChildBlock("q", new LinearLayer(d, d));
+            k = addChildBlock("k", new LinearLayer(d, d));
+            v = addChildBlock("v", new LinearLayer(d, d));
+            proj = addChildBlock("proj", new LinearLayer(d, d));
+            heads = c.numHeads();
+            scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        }
+
+        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+            Shape s = x.getShape();
+            long b = s.get(0);
+            long n = s.get(1);
+            long d = s.get(2);
+            NDArray qh = splitHeads(q.apply(store, x, training), b, n, d).mul(scale);
+            NDArray kh = splitHeads(k.apply(store, x, training), b, n, d);
+            NDArray vh = splitHeads(v.apply(store, x, training), b, n, d);
+            NDArray attn = qh.matMul(kh.transpose(0, 1, 3, 2)).softmax(-1);
+            NDArray out = attn.matMul(vh).transpose(0, 2, 1, 3).reshape(b, n, d);
+            return proj.apply(store, out, training);
+        }
+
+        private NDArray splitHeads(NDArray t, long b, long n, long d) {
+            return t.reshape(b, n, heads, d / heads).transpose(0, 2, 1, 3);
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            q.collect(prefix + "q.", into);
+            k.collect(prefix + "k.", into);
+            v.collect(prefix + "v.", into);
+            proj.collect(prefix + "proj.", into);
+        }
+    }
+
+    /** fc1, exact GELU, fc2. */
+    static final class Mlp extends Module {
+        final LinearLayer fc1;
+        final LinearLayer fc2;
+
+        Mlp(VitConfig c) {
+            fc1 = addChildBlock("fc1", new LinearLayer(c.embedDim(), c.mlpDim()));
+            fc2 = addChildBlock("fc2", new LinearLayer(c.mlpDim(), c.embedDim()));
+        }
+
+        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+            return fc2.apply(store, Activation.gelu(fc1.apply(store, x, training)), training);
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            fc1.collect(prefix + "fc1.", into);
+            fc2.collect(prefix + "fc2.", into);
+        }
+    }
+
+    /** A pre-norm transformer block with stochastic depth on both residual branches. */
+    static final class TransformerBlock extends Module {
+        final Norm norm1;
+        final Attention attn;
+        final Norm norm2;
+        final Mlp mlp;
+        final double dropPath;
+
+        TransformerBlock(VitConfig c, int index) {
+            norm1 = addChildBlock("norm1", new Norm(c.embedDim(), c.layerNormEps()));
+            attn = addChildBlock("attn", new Attention(c));
+            norm2 = addChildBlock("norm2", new Norm(c.embedDim(), c.layerNormEps()));
+            mlp = addChildBlock("mlp", new Mlp(c));
+            dropPath = c.dropPathRate(index);
+        }
+
+        NDArray forward(NDArray x, ParameterStore store, boolean training, SplittableRandom random) {
+            NDArray a = attn.apply(store, norm1.apply(store, x, training), training);
+            x = x.add(dropPath(a, training, random));
+            NDArray m = mlp.apply(store, norm2.apply(store, x, training), training);
+            return x.add(dropPath(m, training, random));
+        }
+
+        /** Zeroes whole samples of a residual branch with probability p, scaling survivors by 1/(1-p). */
+        private NDArray dropPath(NDArray branch, boolean training, SplittableRandom random) {
+            if (!training || dropPath <= 0) {
+                return branch;
+            }
+            int batch = (int) branch.getShape().get(0);
+            double keep = 1.0 - dropPath;
+            float[] mask = new float[batch];
+            for (int i = 0; i < batch; i++) {
+                mask[i] = random.nextDouble() < keep ? (float) (1.0 / keep) : 0f;
+            }
+            NDArray m = branch.getManager().create(mask, new Shape(batch, 1, 1)).toDevice(branch.getDevice(), false);
+            return branch.mul(m);
+        }
+
+        @Override
+        void collect(String prefix, Map<String, Parameter> into) {
+            norm1.collect(prefix + "norm1.", into);
+            attn.collect(prefix + "attn.", into);
+            norm2.collect(prefix + "norm2.", into);
+            mlp.collect(prefix + "mlp.", into);
+        }
+    }
+}

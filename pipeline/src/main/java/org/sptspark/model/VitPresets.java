@@ -1,0 +1,49 @@
+package org.sptspark.model;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The named architectures. The standard sizes carry timm's names and shapes (so their parameter
+ * counts equal timm's); {@code vit_demo_patch4_32} is ours, sized to pretrain and tune on two CPU
+ * cores in minutes on 32x32 images.
+ */
+public final class VitPresets {
+
+    /** The embedded default backbone's architecture. */
+    public static final String DEMO = "vit_demo_patch4_32";
+
+    private static final double TIMM_EPS = 1e-6;
+    private static final Map<String, VitConfig> PRESETS = new LinkedHashMap<>();
+
+    static {
+        add(new VitConfig(DEMO, 32, 4, 3, 96, 6, 3, 384, 10, TIMM_EPS, 0.0));
+        add(new VitConfig("vit_tiny_patch16_224", 224, 16, 3, 192, 12, 3, 768, 1000, TIMM_EPS, 0.0));
+        add(new VitConfig("vit_small_patch16_224", 224, 16, 3, 384, 12, 6, 1536, 1000, TIMM_EPS, 0.0));
+        add(new VitConfig("vit_base_patch16_224", 224, 16, 3, 768, 12, 12, 3072, 1000, TIMM_EPS, 0.0));
+        add(new VitConfig("vit_large_patch16_224", 224, 16, 3, 1024, 24, 16, 4096, 1000, TIMM_EPS, 0.0));
+        add(new VitConfig("vit_huge_patch14_224", 224, 14, 3, 1280, 32, 16, 5120, 1000, TIMM_EPS, 0.0));
+    }
+
+    private VitPresets() {}
+
+    private static void add(VitConfig config) {
+        PRESETS.put(config.name(), config);
+    }
+
+    public static Optional<VitConfig> find(String name) {
+        return Optional.ofNullable(PRESETS.get(name));
+    }
+
+    /** The preset, or an error that lists the known names. */
+    public static VitConfig get(String name) {
+        return find(name).orElseThrow(() -> new IllegalArgumentException(
+                "unknown ViT preset '" + name + "'; known presets: " + String.join(", ", names())));
+    }
+
+    public static List<String> names() {
+        return List.copyOf(PRESETS.keySet());
+    }
+}
