@@ -1,0 +1,37 @@
+package org.sptspark.jobs;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code spt} command line: one subcommand per job, run locally by {@code jobs/bin/spt} or on
+ * a cluster by {@code jobs/bin/spt-submit}.
+ */
+@Command(name = "spt",
+        mixinStandardHelpOptions = true,
+        versionProvider = Versions.class,
+        description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
+        subcommands = {ModelInfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Spt {
+
+    public static void main(String[] args) {
+        // no run-time downloads: the PyTorch natives come from Maven Central on the class path
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured parser: bad input prints one clear line, not a stack trace. */
+    static CommandLine commandLine() {
+        var cli = new CommandLine(new Spt());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException) {
+                commandLine.getErr().println("spt " + commandLine.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cli;
+    }
+}

@@ -1,0 +1,55 @@
+package org.sptspark.allocation;
+
+import java.util.List;
+import org.sptspark.model.TensorRole;
+
+/**
+ * Which backbone parameters one task trains, under one budget: SPT's stage-2 output, consumed by
+ * the trainer. The head and the class token are always trained; the budget counts the class
+ * token but not the head, as the reference does.
+ *
+ * @param backbone the backbone preset the plan is for
+ * @param numClasses the task's head outputs
+ * @param scoresId the sensitivity scores the plan was made from
+ * @param rule the allocation rule
+ * @param budget the target
+ * @param k the number of top-ranked scalars whose distribution gave this plan
+ * @param entries one per scored tensor, in parameter-space order
+ * @param totals the trainable parameters by kind
+ */
+public record TuningPlan(String backbone, int numClasses, String scoresId, AllocationRule rule, Budget budget, long k,
+        List<Entry> entries, Totals totals) {
+
+    public TuningPlan {
+        entries = List.copyOf(entries);
+    }
+
+    /**
+     * One tensor's decision.
+     *
+     * @param countInTopK how many of its scalars are among the top k
+     */
+    public record Entry(String name, int block, String operation, TensorRole role, long countInTopK,
+            TensorDecision decision) {}
+
+    /**
+     * Trainable parameters by kind.
+     *
+     * @param unstructured sparse entries
+     * @param structured LoRA/Adapter parameters
+     * @param whole whole-vector parameters
+     * @param clsToken the class token, always trained
+     * @param head the classification head, always trained, outside the budget
+     */
+    public record Totals(long unstructured, long structured, long whole, long clsToken, long head) {
+        /** What the budget counts: everything but the head. */
+        public long achieved() {
+            return unstructured + structured + whole + clsToken;
+        }
+    }
+
+    public Entry entry(String name) {
+        return entries.stream().filter(e -> e.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("plan has no tensor '" + name + "'"));
+    }
+}

@@ -1,0 +1,96 @@
+package org.sptspark.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.loss.Loss;
+import java.util.SplittableRandom;
+
+/**
+ * Measures forward+backward throughput of a ViT on the current engine and device, and the
+ * engine's dense matrix-multiply rate, the ceiling the ViT is compared against.
+ */
+public final class ModelBenchmark {
+
+    /**
+     * One preset's figures.
+     *
+     * @param forwardSeconds median seconds of the forward pass of one batch
+     * @param backwardSeconds median seconds of the backward pass (all parameter gradients)
+     * @param imagesPerSecond batch / (forward + backward)
+     * @param gflops achieved GFLOP/s, counting forward+backward as 3x the forward FLOPs
+     */
+    public record Result(VitConfig config, int batch, double forwardSeconds, double backwardSeconds,
+            double imagesPerSecond, double gflops) {}
+
+    private ModelBenchmark() {}
+
+    /** Times {@code iterations} full-gradient steps after {@code warmup} untimed ones; reports medians. */
+    public static Result forwardBackward(VitConfig config, int batch, int warmup, int iterations) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            var model = VisionTransformer.create(manager, config, 0);
+            var store = new ParameterStore(manager, false);
+            var random = new SplittableRandom(1);
+            float[] pixels = new float[batch * config.inChannels() * config.imageSize() * config.imageSize()];
+            for (int i = 0; i < pixels.length; i++) {
+                pixels[i] = (float) random.nextGaussian();
+            }
+            long[] labels = random.longs(batch, 0, config.numClasses()).toArray();
+            double[] fwd = new double[iterations];
+            double[] bwd = new double[iterations];
+            for (int it = -warmup; it < iterations; it++) {
+                try (NDManager step = manager.newSubManager();
+                        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray x = step.create(pixels, new Shape(batch, config.inChannels(), config.imageSize(),
+                            config.imageSize()));
+                    long t0 = System.nanoTime();
+                    NDArray logits = model.forward(store, new NDList(x), true).head();
+                    NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(step.create(labels)),
+                            new NDList(logits));
+                    loss.getFloat(); // forces the forward pass on asynchronous devices
+                    long t1 = System.nanoTime();
+                    collector.backward(loss);
+                    model.parameter("patch_embed.proj.weight").getArray().getGradient().close();
+                    long t2 = System.nanoTime();
+                    if (it >= 0) {
+                        fwd[it] = (t1 - t0) / 1e9;
+                        bwd[it] = (t2 - t1) / 1e9;
+                    }
+                }
+            }
+            double f = median(fwd);
+            double b = median(bwd);
+            double flops = 3.0 * config.forwardFlopsPerImage() * batch;
+            return new Result(config, batch, f, b, batch / (f + b), flops / (f + b) / 1e9);
+        }
+    }
+
+    /** GFLOP/s of an {@code n x n} by {@code n x n} float32 matrix product, median of {@code iterations}. */
+    public static double gemmGflops(int n, int iterations) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray a = manager.randomUniform(-1, 1, new Shape(n, n));
+            NDArray b = manager.randomUniform(-1, 1, new Shape(n, n));
+            a.matMul(b).close(); // warm-up
+            double[] seconds = new double[iterations];
+            for (int i = 0; i < iterations; i++) {
+                long t0 = System.nanoTime();
+                try (NDArray c = a.matMul(b)) {
+                    c.getFloat(0, 0);
+                }
+                seconds[i] = (System.nanoTime() - t0) / 1e9;
+            }
+            return 2.0 * n * n * (double) n / median(seconds) / 1e9;
+        }
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        int m = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+    }
+}
