@@ -4,6 +4,9 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.sptspark.allocation.AllocationBenchmark;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.Budget;
 import org.sptspark.model.ModelBenchmark;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
@@ -14,7 +17,7 @@ import picocli.CommandLine.Spec;
 
 /** Benchmarks that print figures for BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Model.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class})
 final class BenchCommand implements Runnable {
 
     @Spec
@@ -72,6 +75,55 @@ final class BenchCommand implements Runnable {
                 out.printf(Locale.ROOT, "%-24s %5d %9.3f %9.3f %9.3f %10.1f %9.1f %7.0f%%%n", config.name(), batch,
                         r.forwardSeconds(), r.backwardSeconds(), step, r.imagesPerSecond(), r.gflops(),
                         100 * r.gflops() / gemm);
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    /** The allocator on random scores of each preset's size. */
+    @Command(name = "allocate", mixinStandardHelpOptions = true,
+            description = "Time the SPT allocator on random scores of each preset's size (ViT-H needs JAVA_OPTS=-Xmx8g).")
+    static final class Allocate implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--presets", split = ",", defaultValue = "vit_base_patch16_224,vit_huge_patch14_224",
+                description = "Comma-separated presets (default: ${DEFAULT-VALUE}).")
+        List<String> presets;
+
+        @Option(names = "--budgets", split = ",", defaultValue = "0.2M,0.4M,0.8M",
+                description = "Budgets allocated in one call (default: ${DEFAULT-VALUE}).")
+        List<String> budgets;
+
+        @Option(names = "--repeat", defaultValue = "3", description = "Timed calls; the fastest is reported (default: ${DEFAULT-VALUE}).")
+        int repeat;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "%-24s %12s %8s %10s %10s %10s %10s %10s%n", "preset", "scores", "seconds",
+                    "score MB", "alloc MB", "ratio", "target", "achieved");
+            for (String name : presets) {
+                VitConfig config = VitPresets.get(name);
+                var scores = AllocationBenchmark.randomScores(config, 1);
+                long backbone = scores.space().totalSize() - config.numClasses() * (config.embedDim() + 1L);
+                List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, backbone)).toList();
+                AllocationBenchmark.Result best = null;
+                for (int i = 0; i < Math.max(1, repeat); i++) {
+                    var r = AllocationBenchmark.run(scores, AllocationRule.defaults(AllocationRule.Module.LORA), parsed);
+                    if (best == null || r.seconds() < best.seconds()) {
+                        best = r;
+                    }
+                }
+                for (int b = 0; b < parsed.size(); b++) {
+                    var plan = best.plans().get(b);
+                    out.printf(Locale.ROOT, "%-24s %12d %8.3f %10.0f %10.0f %10.2f %10d %10d%n", b == 0 ? name : "",
+                            best.scoredParameters(), best.seconds(), best.scoreBytes() / 1e6, best.allocatedBytes() / 1e6,
+                            (double) best.allocatedBytes() / best.scoreBytes(), plan.budget().target(),
+                            plan.totals().achieved());
+                }
                 out.flush();
             }
             return 0;
