@@ -18,15 +18,19 @@ import org.slf4j.LoggerFactory;
  * counts its scalars among the top k and the rule decides: a matrix gets a structured module when
  * {@code count >= cost / alpha}, a vector is tuned whole when {@code count >= length / beta}, and
  * otherwise exactly its own top-k scalars are tuned. The plan's total, as a function of k, never
- * decreases, so for each budget the k whose total is closest to the target is found in one sweep.
+ * decreases, so for each budget the k whose total is closest to the target lies where the total
+ * crosses the target.
  *
- * <p>No full sort: two radix-histogram passes find the score threshold of the top M scalars, only
- * those M are sorted, and one incremental sweep over them evaluates the total for every k up to M
- * (M grows fourfold in the rare case that the budgets are not reached).
+ * <p>No full sort. One pass over the scores builds, per tensor, a histogram of the top 16 bits of
+ * an order-preserving integer key (sign, exponent and 7 mantissa bits: bins 1/128 wide in
+ * relative terms). From these histograms alone the total is known at every bin boundary; only the
+ * one bin in which a budget's target is crossed is collected, sorted and swept scalar by scalar.
+ * Extra memory: the histograms (256 KiB per tensor) and the crossing bin's entries.
  */
 public final class BudgetAllocator {
 
     private static final Logger LOG = LoggerFactory.getLogger(BudgetAllocator.class);
+    private static final int BINS = 1 << 16;
 
     private final SensitivityScores scores;
     private final AllocationRule rule;
@@ -35,6 +39,11 @@ public final class BudgetAllocator {
     private final long[] starts;
     private final long size;
     private final long[] moduleCost;
+    private final long clsToken;
+    /** Per tensor, its scalars per high-16-bit key bin; built on first use. */
+    private int[][] histogram;
+    /** {@code above[b]}: scalars in bins above b; {@code above[BINS - 1] = 0}. */
+    private long[] above;
 
     public BudgetAllocator(SensitivityScores scores, AllocationRule rule) {
         this.scores = scores;
@@ -46,6 +55,9 @@ public final class BudgetAllocator {
             starts[t + 1] = starts[t] + tensors.get(t).size();
         }
         this.size = starts[tensors.size()];
+        if (size >= Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("more than 2^31 scored parameters (" + size + ") are not supported");
+        }
         this.moduleCost = new long[tensors.size()];
         for (int t = 0; t < tensors.size(); t++) {
             TensorSpec spec = tensors.get(t);
@@ -53,9 +65,7 @@ public final class BudgetAllocator {
                 moduleCost[t] = rule.module().cost(rule.rank(), spec.rows(), spec.cols());
             }
         }
-        if (size >= Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("more than 2^31 scored parameters (" + size + ") are not supported");
-        }
+        this.clsToken = space.get("cls_token").size();
     }
 
     /** One plan per budget, in the budgets' order. */
@@ -63,8 +73,6 @@ public final class BudgetAllocator {
         if (budgets.isEmpty()) {
             throw new IllegalArgumentException("no budget given");
         }
-        long clsToken = space.get("cls_token").size();
-        long maxTarget = budgets.stream().mapToLong(Budget::target).max().orElseThrow();
         long backbone = space.totalSize() - headSize();
         for (Budget b : budgets) {
             if (b.target() > backbone) {
@@ -72,60 +80,143 @@ public final class BudgetAllocator {
                         + backbone + " parameters");
             }
         }
-        long m = Math.min(size, Math.max(1L << 16, 4 * maxTarget));
-        while (true) {
-            long start = System.nanoTime();
-            long[] ranked = topCandidates(m);
-            long[] bestK = new long[budgets.size()];
-            boolean reached = sweep(ranked, clsToken, budgets, bestK);
-            LOG.info("ranked the top {} of {} scores in {} ms", ranked.length, size, (System.nanoTime() - start) / 1_000_000);
-            if (reached || ranked.length >= size) {
-                var plans = new ArrayList<TuningPlan>();
-                for (int b = 0; b < budgets.size(); b++) {
-                    plans.add(plan(ranked, (int) bestK[b], budgets.get(b), clsToken));
-                }
-                return plans;
-            }
-            m = Math.min(size, 4 * m);
+        long start = System.nanoTime();
+        buildHistogram();
+        long[] binTotals = binTotals();
+        var plans = new ArrayList<TuningPlan>();
+        for (Budget budget : budgets) {
+            plans.add(planAt(closestK(budget.target(), binTotals), budget));
         }
+        LOG.info("allocated {} budget(s) over {} scores in {} ms", budgets.size(), size,
+                (System.nanoTime() - start) / 1_000_000);
+        return plans;
     }
 
     private long headSize() {
         return space.get("head.weight").size() + space.get("head.bias").size();
     }
 
-    /**
-     * Evaluates the total for k = 1, 2, ... over the ranked prefix and records, per budget, the k
-     * whose total is closest to its target (the smaller k on a tie). Returns whether every target
-     * was passed (so no longer prefix could be closer).
-     */
-    private boolean sweep(long[] ranked, long clsToken, List<Budget> budgets, long[] bestK) {
-        long[] counts = new long[tensors.size()];
-        long[] bestDiff = new long[budgets.size()];
-        long maxTarget = budgets.stream().mapToLong(Budget::target).max().orElseThrow();
-        long total = clsToken;
-        for (int b = 0; b < bestK.length; b++) {
-            // k = 0 (nothing but the class token) is reachable too, and closest for budgets below the first step
-            bestDiff[b] = Math.abs(total - budgets.get(b).target());
-            bestK[b] = 0;
+    /** One pass over every score: the per-tensor bin histograms and the counts above each bin. */
+    private void buildHistogram() {
+        if (histogram != null) {
+            return;
         }
-        for (int k = 1; k <= ranked.length; k++) {
-            int t = tensorOf(index(ranked[k - 1]));
-            long before = trainable(t, counts[t]);
-            counts[t]++;
-            total += trainable(t, counts[t]) - before;
-            for (int b = 0; b < bestK.length; b++) {
-                long diff = Math.abs(total - budgets.get(b).target());
-                if (diff < bestDiff[b]) {
-                    bestDiff[b] = diff;
-                    bestK[b] = k;
+        int[][] h = new int[tensors.size()][];
+        long[] perBin = new long[BINS];
+        for (int t = 0; t < tensors.size(); t++) {
+            int[] bins = new int[BINS];
+            for (float f : scores.get(tensors.get(t).name())) {
+                bins[key(f) >>> 16]++;
+            }
+            for (int b = 0; b < BINS; b++) {
+                perBin[b] += bins[b];
+            }
+            h[t] = bins;
+        }
+        long[] a = new long[BINS];
+        for (int b = BINS - 2; b >= 0; b--) {
+            a[b] = a[b + 1] + perBin[b + 1];
+        }
+        above = a;
+        histogram = h;
+    }
+
+    /** {@code totals[b]}: the plan total once every scalar of bins >= b is in; {@code totals[BINS]} is k = 0. */
+    private long[] binTotals() {
+        long[] counts = new long[tensors.size()];
+        long[] totals = new long[BINS + 1];
+        long total = clsToken;
+        totals[BINS] = total;
+        for (int b = BINS - 1; b >= 0; b--) {
+            for (int t = 0; t < tensors.size(); t++) {
+                int n = histogram[t][b];
+                if (n != 0) {
+                    total -= trainable(t, counts[t]);
+                    counts[t] += n;
+                    total += trainable(t, counts[t]);
                 }
             }
-            if (total > maxTarget) {
-                return true;
+            totals[b] = total;
+        }
+        return totals;
+    }
+
+    /**
+     * The k whose total is closest to {@code target} (the smaller k on a tie). The total never
+     * decreases with k, so it lies in the bin where the total first reaches the target, and a
+     * sweep over that bin's sorted scalars finds it.
+     */
+    private long closestK(long target, long[] binTotals) {
+        if (binTotals[BINS] >= target) {
+            return 0;
+        }
+        int b = BINS - 1;
+        while (b > 0 && binTotals[b] < target) {
+            b--;
+        }
+        long[] counts = countsAbove(b);
+        long total = binTotals[b + 1];
+        long k = above[b];
+        long bestK = k;
+        long bestDiff = Math.abs(total - target);
+        for (long packed : binEntries(b)) {
+            int t = tensorOf(index(packed));
+            total -= trainable(t, counts[t]);
+            counts[t]++;
+            total += trainable(t, counts[t]);
+            k++;
+            long diff = Math.abs(total - target);
+            if (diff < bestDiff) {
+                bestDiff = diff;
+                bestK = k;
+            }
+            if (total > target) {
+                break;
             }
         }
-        return false;
+        return bestK;
+    }
+
+    /** Per tensor, its scalars in bins above {@code b}. */
+    private long[] countsAbove(int b) {
+        long[] counts = new long[tensors.size()];
+        for (int t = 0; t < tensors.size(); t++) {
+            int[] h = histogram[t];
+            long c = 0;
+            for (int i = b + 1; i < BINS; i++) {
+                c += h[i];
+            }
+            counts[t] = c;
+        }
+        return counts;
+    }
+
+    /**
+     * The scalars of bin {@code b}, each packed as {@code (inverted key << 32) | index} and sorted
+     * ascending: best score first, lower index first among equal scores.
+     */
+    private long[] binEntries(int b) {
+        int n = 0;
+        for (int[] h : histogram) {
+            n += h[b];
+        }
+        long[] out = new long[n];
+        int filled = 0;
+        for (int t = 0; t < tensors.size(); t++) {
+            if (histogram[t][b] == 0) {
+                continue;
+            }
+            float[] values = scores.get(tensors.get(t).name());
+            long base = starts[t];
+            for (int i = 0; i < values.length; i++) {
+                int key = key(values[i]);
+                if (key >>> 16 == b) {
+                    out[filled++] = (0xffffffffL - (key & 0xffffffffL)) << 32 | (base + i);
+                }
+            }
+        }
+        Arrays.sort(out);
+        return out;
     }
 
     /** The rule's choice for a tensor, before sparse indices are known. */
@@ -157,28 +248,31 @@ public final class BudgetAllocator {
         };
     }
 
-    /** The plan of exactly the top {@code k} scalars, ranking all of them (for tests and analysis). */
-    TuningPlan planAt(long k, Budget label) {
-        return plan(topCandidates(size), Math.toIntExact(k), label, space.get("cls_token").size());
-    }
-
-    private TuningPlan plan(long[] ranked, int k, Budget budget, long clsToken) {
+    /**
+     * The plan of exactly the top {@code k} scalars. The k-th scalar's (key, index) is the cut: a
+     * scalar is in the top k when its key is greater, or equal with an index not after the cut's.
+     */
+    TuningPlan planAt(long k, Budget budget) {
+        if (k < 0 || k > size) {
+            throw new IllegalArgumentException("k = " + k + " outside 0.." + size);
+        }
+        buildHistogram();
         long[] counts = new long[tensors.size()];
-        for (int i = 0; i < k; i++) {
-            counts[tensorOf(index(ranked[i]))]++;
-        }
-        int[][] sparse = new int[tensors.size()][];
-        int[] filled = new int[tensors.size()];
-        for (int t = 0; t < tensors.size(); t++) {
-            if (kind(t, counts[t]) == Kind.SPARSE) {
-                sparse[t] = new int[(int) counts[t]];
+        long cutKey = 1L << 32; // above every key: nothing selected
+        long cutIndex = -1;
+        if (k > 0) {
+            int b = BINS - 1;
+            while (above[b] + binSize(b) < k) {
+                b--;
             }
-        }
-        for (int i = 0; i < k; i++) {
-            int index = index(ranked[i]);
-            int t = tensorOf(index);
-            if (sparse[t] != null) {
-                sparse[t][filled[t]++] = (int) (index - starts[t]);
+            long[] entries = binEntries(b);
+            int within = (int) (k - above[b]);
+            long packed = entries[within - 1];
+            cutKey = 0xffffffffL - (packed >>> 32);
+            cutIndex = index(packed);
+            counts = countsAbove(b);
+            for (int i = 0; i < within; i++) {
+                counts[tensorOf(index(entries[i]))]++;
             }
         }
         var entries = new ArrayList<TuningPlan.Entry>();
@@ -190,9 +284,8 @@ public final class BudgetAllocator {
             TensorDecision decision = switch (kind(t, counts[t])) {
                 case FROZEN -> new TensorDecision.Frozen();
                 case SPARSE -> {
-                    Arrays.sort(sparse[t]);
                     unstructured += counts[t];
-                    yield new TensorDecision.Sparse(sparse[t]);
+                    yield new TensorDecision.Sparse(selected(t, (int) counts[t], cutKey, cutIndex));
                 }
                 case STRUCTURED -> {
                     structured += moduleCost[t];
@@ -210,64 +303,37 @@ public final class BudgetAllocator {
                 totals);
     }
 
+    private long binSize(int b) {
+        long n = 0;
+        for (int[] h : histogram) {
+            n += h[b];
+        }
+        return n;
+    }
+
+    /** The flat indices of tensor {@code t}'s scalars at or above the cut, increasing. */
+    private int[] selected(int t, int count, long cutKey, long cutIndex) {
+        int[] out = new int[count];
+        int n = 0;
+        float[] values = scores.get(tensors.get(t).name());
+        long base = starts[t];
+        for (int i = 0; i < values.length; i++) {
+            long key = key(values[i]) & 0xffffffffL;
+            if (key > cutKey || (key == cutKey && base + i <= cutIndex)) {
+                out[n++] = i;
+            }
+        }
+        if (n != count) {
+            throw new IllegalStateException("tensor " + tensors.get(t).name() + ": " + n + " scalars at the cut, expected "
+                    + count);
+        }
+        return out;
+    }
+
     /** The tensor (in scored order) that holds global scored index {@code index}. */
     private int tensorOf(long index) {
         int t = Arrays.binarySearch(starts, index);
         return t >= 0 ? t : -t - 2;
-    }
-
-    /**
-     * The scalars of the top {@code m} scores (and any that tie with the m-th), each packed as
-     * {@code (inverted sortable key << 32) | index}, sorted ascending: best score first, lower
-     * index first among equal scores.
-     */
-    long[] topCandidates(long m) {
-        // pass 1: histogram of the high 16 bits of the order-preserving key
-        long[] high = new long[1 << 16];
-        for (TensorSpec t : tensors) {
-            for (float f : scores.get(t.name())) {
-                high[key(f) >>> 16]++;
-            }
-        }
-        int hb = (1 << 16) - 1;
-        long above = 0;
-        while (above + high[hb] < m && hb > 0) {
-            above += high[hb];
-            hb--;
-        }
-        // pass 2: within that bin, histogram of the low 16 bits
-        long[] low = new long[1 << 16];
-        for (TensorSpec t : tensors) {
-            for (float f : scores.get(t.name())) {
-                int key = key(f);
-                if (key >>> 16 == hb) {
-                    low[key & 0xffff]++;
-                }
-            }
-        }
-        int lb = (1 << 16) - 1;
-        long taken = above;
-        while (taken + low[lb] < m && lb > 0) {
-            taken += low[lb];
-            lb--;
-        }
-        taken += low[lb];
-        long threshold = ((long) hb << 16 | lb) & 0xffffffffL;
-        // pass 3: collect everything at or above the threshold, then sort only those
-        long[] out = new long[Math.toIntExact(taken)];
-        int n = 0;
-        for (int t = 0; t < tensors.size(); t++) {
-            float[] values = scores.get(tensors.get(t).name());
-            long base = starts[t];
-            for (int i = 0; i < values.length; i++) {
-                long key = key(values[i]) & 0xffffffffL;
-                if (key >= threshold) {
-                    out[n++] = (0xffffffffL - key) << 32 | (base + i);
-                }
-            }
-        }
-        Arrays.sort(out);
-        return out;
     }
 
     private static int index(long packed) {
