@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Versions.class,
         description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
-        subcommands = {ModelInfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ModelInfoCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class,
+            BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
     public static void main(String[] args) {
