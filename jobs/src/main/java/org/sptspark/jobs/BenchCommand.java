@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.sptspark.allocation.AllocationBenchmark;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
+import org.sptspark.data.PreprocessBenchmark;
 import org.sptspark.model.ModelBenchmark;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
@@ -17,7 +18,7 @@ import picocli.CommandLine.Spec;
 
 /** Benchmarks that print figures for BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class, BenchCommand.Data.class})
 final class BenchCommand implements Runnable {
 
     @Spec
@@ -124,6 +125,35 @@ final class BenchCommand implements Runnable {
                             (double) best.allocatedBytes() / best.scoreBytes(), plan.budget().target(),
                             plan.totals().achieved());
                 }
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    /** Decode + preprocess throughput per core. */
+    @Command(name = "data", mixinStandardHelpOptions = true,
+            description = "Decode + bicubic resize + normalise images/s on one core, for a 500x375 JPEG and a 32x32 PNG.")
+    static final class Data implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--size", defaultValue = "224", description = "Output side (default: ${DEFAULT-VALUE}).")
+        int size;
+
+        @Option(names = "--seconds", defaultValue = "5", description = "Seconds per input kind (default: ${DEFAULT-VALUE}).")
+        double seconds;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "%-22s %8s %8s %12s%n", "input", "bytes", "output", "images/s/core");
+            for (var input : List.of(
+                    new Object[] {"jpeg 500x375", PreprocessBenchmark.sample(500, 375, "jpg")},
+                    new Object[] {"png 32x32", PreprocessBenchmark.sample(32, 32, "png")})) {
+                var r = PreprocessBenchmark.run((String) input[0], (byte[]) input[1], size, seconds);
+                out.printf(Locale.ROOT, "%-22s %8d %5dx%-3d %12.1f%n", r.input(), r.bytes(), size, size, r.imagesPerSecond());
                 out.flush();
             }
             return 0;
