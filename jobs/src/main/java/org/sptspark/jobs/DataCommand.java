@@ -54,14 +54,18 @@ final class DataCommand implements Runnable {
         @Option(names = "--force", description = "Rewrite tasks that are already there.")
         boolean force;
 
+        @Option(names = "--upstream", description = "Also prepare the suite's upstream (pretraining) sets.")
+        boolean upstream;
+
         @Override
         public Integer call() throws Exception {
             Suite s = Suite.load(suite);
             var demo = new DemoData(HadoopFiles.configuration(), packages == null ? defaultPackages() : packages, seed);
-            List<String> written = demo.prepareSuite(out, s, force);
+            List<String> written = demo.prepareSuite(out, s, upstream, force);
             PrintWriter w = spec.commandLine().getOut();
+            int all = s.tasks().size() + (upstream ? s.upstream().size() : 0);
             w.printf(Locale.ROOT, "suite %s under %s: %d task(s) written, %d already there%n", s.name(), out,
-                    written.size(), s.tasks().size() - written.size());
+                    written.size(), all - written.size());
             w.flush();
             return 0;
         }

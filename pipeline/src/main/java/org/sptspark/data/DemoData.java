@@ -28,6 +28,10 @@ public final class DemoData {
     /** Test images per task for the imported and generated tasks (emoji: all remaining). */
     public static final int TEST_SIZE = 1000;
 
+    /** Size of the generated upstream set: 150 and 20 images per class on average. */
+    public static final int UPSTREAM_SHAPES_TRAIN = 15_000;
+    public static final int UPSTREAM_SHAPES_TEST = 2_000;
+
     private final Configuration hadoop;
     private final Path packages;
     private final long seed;
@@ -81,6 +85,14 @@ public final class DemoData {
         switch (task.name()) {
             case "fashion_mnist" -> IdxImporter.importTask(hadoop, fashionMnist(), root, task.name(), task.classes(), seed,
                     TEST_SIZE);
+            case "mnist_full" -> IdxImporter.importFull(hadoop, npmPackage(MNIST), root, task.name(), task.classes());
+            case "gen_shapes_large" -> {
+                try (var writer = new ImageFolderWriter(hadoop, root, task.name(), ImageFolderWriter.numbered(task.classes()))) {
+                    new StructuredTaskGenerator(StructuredTaskGenerator.Kind.SHAPES, 32, seed).write(writer,
+                            UPSTREAM_SHAPES_TRAIN, UPSTREAM_SHAPES_TEST);
+                    writer.commit();
+                }
+            }
             case "mnist" -> IdxImporter.importTask(hadoop, npmPackage(MNIST), root, task.name(), task.classes(), seed,
                     TEST_SIZE);
             case "emoji_category" -> {
@@ -104,12 +116,19 @@ public final class DemoData {
         LOG.info("prepared {} in {} ms", task.name(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
-    /** Prepares every task of the suite that is not there yet (or all, with {@code force}); returns those written. */
-    public List<String> prepareSuite(String root, Suite suite, boolean force) throws IOException {
+    /**
+     * Prepares every task of the suite (and its upstream sets, when asked) that is not there yet,
+     * or all with {@code force}; returns those written. A task folder appears only when complete
+     * (it is staged and renamed), so its existence means it is done.
+     */
+    public List<String> prepareSuite(String root, Suite suite, boolean upstream, boolean force) throws IOException {
         var written = new ArrayList<String>();
-        for (TaskSpec task : suite.tasks()) {
-            org.apache.hadoop.fs.Path done = new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(root, task.folder()),
-                    "test.txt");
+        var tasks = new ArrayList<>(suite.tasks());
+        if (upstream) {
+            tasks.addAll(suite.upstream());
+        }
+        for (TaskSpec task : tasks) {
+            var done = new org.apache.hadoop.fs.Path(root, task.folder());
             if (!force && done.getFileSystem(hadoop).exists(done)) {
                 LOG.info("{} is already prepared", task.name());
                 continue;

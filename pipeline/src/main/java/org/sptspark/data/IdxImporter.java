@@ -115,4 +115,21 @@ public final class IdxImporter {
         }
         return l;
     }
+
+    /** Writes the whole dataset (all training and test images) in the image-folder layout, for pretraining. */
+    public static void importFull(Configuration hadoop, Path source, String root, String name, int classes)
+            throws IOException {
+        Map<String, byte[]> files = PackageFiles.read(source, n -> n.contains("-idx"));
+        IdxData train = load(files, "train", source.toString());
+        IdxData test = load(files, "t10k", source.toString());
+        try (var writer = new ImageFolderWriter(hadoop, root, name, ImageFolderWriter.numbered(classes))) {
+            for (int k = 0; k < train.count(); k++) {
+                writer.add("train", train.image(k), checkLabel(train.labels()[k], classes, source, k));
+            }
+            for (int k = 0; k < test.count(); k++) {
+                writer.add("test", test.image(k), checkLabel(test.labels()[k], classes, source, k));
+            }
+            writer.commit();
+        }
+    }
 }

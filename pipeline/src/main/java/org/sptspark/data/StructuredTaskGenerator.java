@@ -266,6 +266,18 @@ public final class StructuredTaskGenerator {
         }
     }
 
+    /** Writes {@code trainSize} and {@code testSize} images in the image-folder layout (the upstream set). */
+    public void write(ImageFolderWriter writer, int trainSize, int testSize) {
+        for (int i = 0; i < trainSize; i++) {
+            var item = item("train", i);
+            writer.add("train", item.image(), item.label());
+        }
+        for (int i = 0; i < testSize; i++) {
+            var item = item("test", i);
+            writer.add("test", item.image(), item.label());
+        }
+    }
+
     /** Labels of the first {@code n} items of a part, for balance checks. */
     public List<Integer> labels(String part, int n) {
         var out = new ArrayList<Integer>();

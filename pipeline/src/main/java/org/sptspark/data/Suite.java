@@ -15,13 +15,15 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * A benchmark suite: named tasks with their class counts and groups. Loaded from a HOCON file
- * ({@code conf/suites/*.conf}) by path, or by name from the copies inside the jar.
+ * A benchmark suite: named tasks with their class counts and groups, and optionally the upstream
+ * sets its backbone is pretrained on. Loaded from a HOCON file ({@code conf/suites/*.conf}) by
+ * path, or by name from the copies inside the jar.
  */
-public record Suite(String name, List<TaskSpec> tasks) {
+public record Suite(String name, List<TaskSpec> tasks, List<TaskSpec> upstream) {
 
     public Suite {
         tasks = List.copyOf(tasks);
+        upstream = List.copyOf(upstream);
         var seen = new LinkedHashMap<String, TaskSpec>();
         for (TaskSpec t : tasks) {
             if (seen.put(t.name(), t) != null) {
@@ -71,19 +73,25 @@ public record Suite(String name, List<TaskSpec> tasks) {
         }
     }
 
+    private static List<TaskSpec> taskList(List<? extends Config> configs, TaskSpec.Layout layout) {
+        var tasks = new ArrayList<TaskSpec>();
+        for (Config t : configs) {
+            tasks.add(new TaskSpec(t.getString("name"), t.getInt("classes"), t.getString("group"),
+                    t.hasPath("layout") ? TaskSpec.Layout.valueOf(t.getString("layout").toUpperCase(Locale.ROOT)) : layout,
+                    t.hasPath("folder") ? t.getString("folder") : null,
+                    t.hasPath("images") ? t.getString("images") : null));
+        }
+        return tasks;
+    }
+
     static Suite parse(Config config, String source) {
         try {
             Config s = config.resolve().getConfig("suite");
             String name = s.getString("name");
             TaskSpec.Layout layout = TaskSpec.Layout.valueOf(s.getString("layout").toUpperCase(Locale.ROOT).replace('-', '_'));
-            var tasks = new ArrayList<TaskSpec>();
-            for (Config t : s.getConfigList("tasks")) {
-                tasks.add(new TaskSpec(t.getString("name"), t.getInt("classes"), t.getString("group"),
-                        t.hasPath("layout") ? TaskSpec.Layout.valueOf(t.getString("layout").toUpperCase(Locale.ROOT)) : layout,
-                        t.hasPath("folder") ? t.getString("folder") : null,
-                        t.hasPath("images") ? t.getString("images") : null));
-            }
-            return new Suite(name, tasks);
+            List<TaskSpec> tasks = taskList(s.getConfigList("tasks"), layout);
+            List<TaskSpec> upstream = s.hasPath("upstream") ? taskList(s.getConfigList("upstream"), layout) : List.of();
+            return new Suite(name, tasks, upstream);
         } catch (ConfigException | IllegalArgumentException e) {
             throw new IllegalArgumentException("suite " + source + ": " + e.getMessage(), e);
         }

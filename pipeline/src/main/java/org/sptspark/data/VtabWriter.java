@@ -3,15 +3,12 @@ package org.sptspark.data;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import javax.imageio.ImageIO;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
  * Writes a task in the VTAB-1k layout on any Hadoop file system: {@code images/<part>/<n>.png}
@@ -23,24 +20,13 @@ public final class VtabWriter implements AutoCloseable {
     /** One image to write with its label. */
     public record Item(BufferedImage image, int label) {}
 
-    private final FileSystem fs;
-    private final Path target;
-    private final Path staging;
+    private final StagedFolder folder;
     private final List<String> train = new ArrayList<>();
     private final List<String> val = new ArrayList<>();
     private final List<String> test = new ArrayList<>();
-    private boolean committed;
 
     public VtabWriter(Configuration hadoop, String root, String task) {
-        try {
-            this.target = new Path(new Path(root), task);
-            this.fs = target.getFileSystem(hadoop);
-            this.staging = new Path(new Path(root), "." + task + ".partial");
-            fs.delete(staging, true);
-            fs.mkdirs(staging);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare " + root + "/" + task, e);
-        }
+        this.folder = new StagedFolder(hadoop, root, task);
     }
 
     public void addTrain(BufferedImage image, int label) {
@@ -57,11 +43,7 @@ public final class VtabWriter implements AutoCloseable {
 
     private String write(String part, int n, BufferedImage image, int label) {
         String relative = String.format("images/%s/%06d.png", part, n);
-        try (OutputStream out = fs.create(new Path(staging, relative), true)) {
-            out.write(png(image));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + relative + " of " + target, e);
-        }
+        folder.write(relative, png(image));
         return relative + " " + label;
     }
 
@@ -80,38 +62,22 @@ public final class VtabWriter implements AutoCloseable {
 
     /** Writes the list files and moves the task into place, replacing an older copy. */
     public void commit() {
-        try {
-            writeList("train800", train);
-            writeList("val200", val);
-            var trainval = new ArrayList<>(train);
-            trainval.addAll(val);
-            writeList("train800val200", trainval);
-            writeList("test", test);
-            fs.delete(target, true);
-            if (!fs.rename(staging, target)) {
-                throw new IOException("rename of " + staging + " to " + target + " failed");
-            }
-            committed = true;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot commit " + target, e);
-        }
+        writeList("train800", train);
+        writeList("val200", val);
+        var trainval = new ArrayList<>(train);
+        trainval.addAll(val);
+        writeList("train800val200", trainval);
+        writeList("test", test);
+        folder.commit();
     }
 
-    private void writeList(String name, List<String> lines) throws IOException {
-        try (OutputStream out = fs.create(new Path(staging, name + ".txt"), true)) {
-            out.write((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
-        }
+    private void writeList(String name, List<String> lines) {
+        folder.write(name + ".txt", (String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     /** Removes the staging folder of an uncommitted task. */
     @Override
     public void close() {
-        if (!committed) {
-            try {
-                fs.delete(staging, true);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot remove " + staging, e);
-            }
-        }
+        folder.close();
     }
 }

@@ -1,0 +1,61 @@
+package org.sptspark.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command line as a user runs it: exit codes and what it prints. */
+class SptCliTest {
+
+    @TempDir
+    Path dir;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cli = Spt.commandLine();
+        var out = new StringWriter();
+        var err = new StringWriter();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void modelInfoPrintsTimmsTotalForVitBase() {
+        Run r = run("model-info", "--preset", "vit_base_patch16_224", "--classes", "1000");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("blocks.11.attn.v.weight") && r.out().contains("(768, 768)"));
+        assertTrue(r.out().strip().endsWith("total parameters: 86567656"), r.out());
+        Run bad = run("model-info", "--preset", "vit_enormous");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("unknown ViT preset 'vit_enormous'"), bad.err());
+    }
+
+    @Test
+    void generatedTaskChecksCleanAndACorruptImageIsReportedByName() throws Exception {
+        Run gen = run("generate", "--task", "gen_clevr_dist", "--out", dir.toString(), "--test-size", "30");
+        assertEquals(0, gen.exit(), gen.err());
+        Path suite = dir.resolve("one.conf");
+        Files.writeString(suite, "suite { name = one, layout = vtab, tasks = [ { name = gen_clevr_dist, classes = 6, group = structured } ] }");
+        Run check = run("data", "check", "--root", dir.toString(), "--suite", suite.toString());
+        assertEquals(0, check.exit(), check.err());
+        assertTrue(check.out().contains("test                30 images") && check.out().contains("0 bad image(s)"), check.out());
+
+        Files.writeString(dir.resolve("gen_clevr_dist/images/test/000007.png"), "garbage");
+        Run strict = run("data", "check", "--root", dir.toString(), "--suite", suite.toString());
+        assertEquals(2, strict.exit());
+        assertTrue(strict.err().contains("000007.png") && strict.err().contains("test.txt:8"), strict.err());
+        Run lenient = run("data", "check", "--root", dir.toString(), "--suite", suite.toString(), "--lenient");
+        assertEquals(1, lenient.exit());
+        assertTrue(lenient.out().contains("skipped") && lenient.out().contains("1 bad image(s)"), lenient.out());
+    }
+}
