@@ -10,6 +10,9 @@ Writes into the fixture folder (committed, so CI needs no PyTorch):
   weights_google.npz        the same weights in Google's Flax ViT layout (npz)
   reference.npz             x (B,C,H,W) f32, labels (B,) i64, logits (B,K) f64, loss () f64,
                             grad/<name> f64 for every parameter, q/k/v split
+  sensitivity.npz           SPT's score for 4 batches of 3 images: x (12,C,H,W) f32, labels (12,) i64,
+                            score/<name> f64 = sum over batches b of (dL_b/dw)^2, L_b the batch's mean
+                            cross-entropy, for every parameter (scored or not)
 
 Run with Debian's python3-torch:  /usr/bin/python3 pipeline/src/test/python/vit_reference.py OUT_DIR
 """
@@ -154,6 +157,21 @@ def main(out):
     for name, p in params.items():
         ref["grad/" + name] = p.grad.numpy()
     np.savez(f"{out}/reference.npz", **ref)
+    # SPT sensitivity: per-batch gradients, squared, summed over batches (not per sample)
+    xs = rng.standard_normal((12, CH, IMG, IMG)).astype(np.float32)
+    ys = rng.integers(0, CLASSES, 12).astype(np.int64)
+    scores = {k: np.zeros(v.shape) for k, v in w.items()}
+    for b in range(4):
+        ps = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in w.items()}
+        batch_loss = F.cross_entropy(forward(ps, torch.tensor(xs[3 * b:3 * b + 3], dtype=torch.float64)),
+                                     torch.tensor(ys[3 * b:3 * b + 3]))
+        batch_loss.backward()
+        for k, p in ps.items():
+            scores[k] += p.grad.numpy() ** 2
+    sens = {"x": xs, "labels": ys}
+    for k, v in scores.items():
+        sens["score/" + k] = v
+    np.savez(f"{out}/sensitivity.npz", **sens)
     print(f"loss {loss.item():.6f}, logits[0] {logits[0].detach().numpy()}, torch {torch.__version__}")
 
 
