@@ -3,7 +3,7 @@ package org.sptspark.data;
 /**
  * Per-channel input normalisation {@code (x / 255 - mean) / std}, as the backbone was pretrained.
  */
-public record Normalization(String name, float[] mean, float[] std) {
+public record Normalization(String name, float[] mean, float[] std) implements java.io.Serializable {
 
     /** timm's IMAGENET_DEFAULT_MEAN / STD: supervised ViT, MAE, MoCo v3 in the reference. */
     public static final Normalization IMAGENET = new Normalization("imagenet",

@@ -10,7 +10,8 @@ package org.sptspark.data;
  * @param folder its folder under the suite root (the name, for VTAB)
  * @param images the images' folder inside {@code folder} for FGVC ("" for the folder itself)
  */
-public record TaskSpec(String name, int classes, String group, Layout layout, String folder, String images) {
+public record TaskSpec(String name, int classes, String group, Layout layout, String folder, String images)
+        implements java.io.Serializable {
 
     /** Dataset layouts. */
     public enum Layout {

@@ -30,7 +30,7 @@ public record VitConfig(
         int mlpDim,
         int numClasses,
         double layerNormEps,
-        double dropPathRate) {
+        double dropPathRate) implements java.io.Serializable {
 
     public VitConfig {
         require(name != null && !name.isBlank(), "a preset name");

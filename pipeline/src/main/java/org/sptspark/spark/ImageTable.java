@@ -53,12 +53,19 @@ public final class ImageTable {
 
     /** The split with every image's bytes, read on the executors. A missing image fails the task, naming it. */
     public static Dataset<Row> read(SparkSession spark, String root, TaskSpec task, Split split, int partitions) {
+        return withBytes(spark, listing(spark, root, task, split, partitions));
+    }
+
+    /**
+     * Adds the {@code bytes} column to rows of a listing (any rows that start with the
+     * {@link #LISTING} columns; further columns are dropped), read on the executors.
+     */
+    public static Dataset<Row> withBytes(SparkSession spark, Dataset<Row> listing) {
         Broadcast<SerializableConfiguration> conf = spark.sparkContext().broadcast(
                 new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()),
                 scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class));
-        return listing(spark, root, task, split, partitions)
-                .mapPartitions((MapPartitionsFunction<Row, Row>) rows -> withBytes(rows, conf.value().value()),
-                        Encoders.row(SCHEMA));
+        return listing.mapPartitions((MapPartitionsFunction<Row, Row>) rows -> withBytes(rows, conf.value().value()),
+                Encoders.row(SCHEMA));
     }
 
     private static Iterator<Row> withBytes(Iterator<Row> rows, org.apache.hadoop.conf.Configuration hadoop) {

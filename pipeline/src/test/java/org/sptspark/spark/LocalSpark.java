@@ -9,7 +9,7 @@ public final class LocalSpark {
 
     public static SparkSession start(String name) {
         return SparkSession.builder()
-                .master("local[2]")
+                .master("local[2,3]") // 2 threads; a failed task is retried up to 3 times, as on a cluster
                 .appName(name)
                 .config("spark.driver.host", "127.0.0.1")
                 .config("spark.driver.bindAddress", "127.0.0.1")

@@ -1,0 +1,220 @@
+package org.sptspark.spark;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.floor;
+import static org.apache.spark.sql.functions.lit;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.SerializableConfiguration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sptspark.data.ImageBatch;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.Split;
+import org.sptspark.data.TaskSpec;
+import org.sptspark.model.Gradients;
+import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.TensorSpec;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitConfig;
+import org.sptspark.model.VitInitializer;
+import org.sptspark.sensitivity.SensitivityScorer;
+import org.sptspark.sensitivity.SensitivityScores;
+import scala.Tuple2;
+
+/**
+ * SPT's sensitivity as a Spark job. Batch i is rows {@code i*B .. (i+1)*B-1} of the task's
+ * {@code train800} listing; whole batches are distributed (repartitioned by batch index), so the
+ * scores do not depend on the partitioning, and a batch's drop-path masks are seeded from the run
+ * seed and its index, so a retried task recomputes exactly what it lost. Each executor JVM loads
+ * the backbone once ({@link BackboneCache}) on its task's GPU or the CPU; every partition
+ * re-initialises the head from the run seed. Partial sums leave the executors as fixed-size
+ * float64 blocks of the flat score vector, summed by {@code reduceByKey} on the executors, so the
+ * driver receives only the final vector.
+ */
+public final class DistributedSensitivity {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DistributedSensitivity.class);
+    private static final int COUNT_KEY = -1;
+
+    /**
+     * What to score.
+     *
+     * @param backbone the architecture, with the task's class count and the drop-path rate
+     * @param batchSize images per batch (reference: 32)
+     * @param batches how many batches from the start of train800 (reference: 16)
+     * @param partitions Spark partitions the batches are spread over
+     * @param blockSize doubles per aggregation block
+     * @param failFirstAttemptOf fault injection for tests: the first attempt of this partition fails (-1: none)
+     */
+    public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+            Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
+            int failFirstAttemptOf) implements java.io.Serializable {
+
+        public Request {
+            if (batchSize < 1 || batches < 1 || partitions < 1 || blockSize < 1) {
+                throw new IllegalArgumentException("batch size, batches, partitions and block size must be positive");
+            }
+            if (backbone.numClasses() != task.classes()) {
+                throw new IllegalArgumentException("the backbone's head has " + backbone.numClasses()
+                        + " outputs but task '" + task.name() + "' has " + task.classes() + " classes");
+            }
+        }
+    }
+
+    /** The scores with what produced them. */
+    public record Result(SensitivityScores scores, int batches, int images, double seconds) {}
+
+    private DistributedSensitivity() {}
+
+    /** The float64 sums by block ({@code blockSize} doubles each), checked to cover every batch. */
+    static Map<Integer, double[]> sums(SparkSession spark, Request request) {
+        long images = (long) request.batchSize() * request.batches();
+        Dataset<Row> listing = ImageTable.listing(spark, request.dataRoot(), request.task(), Split.TRAIN, 1);
+        long available = listing.count();
+        if (available < images) {
+            throw new IllegalArgumentException("task '" + request.task().name() + "': " + request.batches() + " batches of "
+                    + request.batchSize() + " need " + images + " images, but train800 lists " + available);
+        }
+        Dataset<Row> selected = listing.filter(col("row").lt(lit(images)))
+                .withColumn("batch", floor(col("row").divide(request.batchSize())))
+                .repartition(request.partitions(), col("batch"));
+        Broadcast<SerializableConfiguration> hadoop = spark.sparkContext().broadcast(
+                new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()),
+                scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class));
+        JavaPairRDD<Integer, double[]> partial = ImageTable.withBytes(spark, selected).javaRDD()
+                .mapPartitionsToPair(rows -> scorePartition(rows, request, hadoop.value().value()));
+        var byKey = new TreeMap<Integer, double[]>();
+        for (Tuple2<Integer, double[]> t : partial.reduceByKey(DistributedSensitivity::sum, request.partitions()).collect()) {
+            byKey.put(t._1(), t._2());
+        }
+        double[] count = byKey.remove(COUNT_KEY);
+        int scored = count == null ? 0 : (int) count[0];
+        if (scored != request.batches()) {
+            throw new IllegalStateException("task '" + request.task().name() + "': " + scored + " of " + request.batches()
+                    + " batches were scored");
+        }
+        return byKey;
+    }
+
+    public static Result run(SparkSession spark, Request request) {
+        long start = System.nanoTime();
+        Map<Integer, double[]> byKey = sums(spark, request);
+        long images = (long) request.batchSize() * request.batches();
+        int scored = request.batches();
+        var space = ParameterSpace.of(request.backbone());
+        var scores = new LinkedHashMap<String, float[]>();
+        long offset = 0;
+        for (TensorSpec t : space.scored()) {
+            float[] values = new float[Math.toIntExact(t.size())];
+            for (int i = 0; i < values.length; i++) {
+                long flat = offset + i;
+                values[i] = (float) byKey.get((int) (flat / request.blockSize()))[(int) (flat % request.blockSize())];
+            }
+            scores.put(t.name(), values);
+            offset += t.size();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        LOG.info("sensitivity of {}: {} batches of {} in {} s ({} images/s)", request.task().name(), scored,
+                request.batchSize(), String.format("%.1f", seconds), String.format("%.1f", images / seconds));
+        String id = request.task().name() + "@" + request.checkpointSha256().substring(0, 12);
+        return new Result(new SensitivityScores(space, scores, id), scored, (int) images, seconds);
+    }
+
+    private static double[] sum(double[] a, double[] b) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] += b[i];
+        }
+        return a;
+    }
+
+    /** Scores every batch of one partition; emits its partial sums as (block, values) and (COUNT_KEY, {batches}). */
+    private static Iterator<Tuple2<Integer, double[]>> scorePartition(Iterator<Row> rows, Request request,
+            org.apache.hadoop.conf.Configuration hadoop) {
+        var byBatch = new TreeMap<Long, List<Row>>();
+        while (rows.hasNext()) {
+            Row r = rows.next();
+            byBatch.computeIfAbsent(r.getLong(0) / request.batchSize(), b -> new ArrayList<>()).add(r);
+        }
+        TaskContext context = TaskContext.get();
+        if (context != null && context.partitionId() == request.failFirstAttemptOf() && context.attemptNumber() == 0) {
+            throw new IllegalStateException("injected failure of partition " + request.failFirstAttemptOf()
+                    + " (first attempt), for testing retries");
+        }
+        if (byBatch.isEmpty()) {
+            return List.<Tuple2<Integer, double[]>>of().iterator();
+        }
+        Device device = Devices.forCurrentTask();
+        Map<String, double[]> sums;
+        synchronized (Gradients.LOCK) {
+            VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
+                    request.backbone(), device, hadoop);
+            VitInitializer.reinitializeHead(model, request.seed());
+            try (NDManager manager = NDManager.newBaseManager(device);
+                    var scorer = new SensitivityScorer(model, manager)) {
+                for (var e : byBatch.entrySet()) {
+                    List<Row> batch = e.getValue();
+                    batch.sort((x, y) -> Long.compare(x.getLong(0), y.getLong(0)));
+                    var bytes = new ArrayList<byte[]>();
+                    var sources = new ArrayList<String>();
+                    long[] labels = new long[batch.size()];
+                    long[] order = new long[batch.size()];
+                    for (int i = 0; i < batch.size(); i++) {
+                        Row r = batch.get(i);
+                        sources.add(r.getString(1));
+                        labels[i] = r.getInt(2);
+                        order[i] = r.getLong(0);
+                        bytes.add((byte[]) r.get(4));
+                    }
+                    ImageBatch images = ImageBatch.of(bytes, sources, labels, order, request.backbone().imageSize(),
+                            request.normalization());
+                    try (NDManager step = manager.newSubManager()) {
+                        scorer.add(images.images(step), images.labels(step), dropPathSeed(request.seed(), e.getKey()),
+                                "task '" + request.task().name() + "', batch " + e.getKey());
+                    }
+                }
+                sums = scorer.sums();
+            }
+        }
+        return blocks(sums, request.blockSize(), byBatch.size()).iterator();
+    }
+
+    /** The seed of one batch's drop-path masks: a function of the run seed and the batch index only. */
+    static long dropPathSeed(long seed, long batch) {
+        long z = seed * 0x9E3779B97F4A7C15L + batch;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        return z ^ (z >>> 27);
+    }
+
+    private static List<Tuple2<Integer, double[]>> blocks(Map<String, double[]> sums, int blockSize, int batches) {
+        var out = new ArrayList<Tuple2<Integer, double[]>>();
+        out.add(new Tuple2<>(COUNT_KEY, new double[] {batches}));
+        double[] block = null;
+        long flat = 0;
+        for (double[] tensor : sums.values()) {
+            for (double v : tensor) {
+                int within = (int) (flat % blockSize);
+                if (within == 0) {
+                    block = new double[blockSize];
+                    out.add(new Tuple2<>((int) (flat / blockSize), block));
+                }
+                block[within] = v;
+                flat++;
+            }
+        }
+        return out;
+    }
+}
