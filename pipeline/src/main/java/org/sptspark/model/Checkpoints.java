@@ -192,10 +192,15 @@ public final class Checkpoints {
 
     /** Hex SHA-256 of a file. */
     public static String sha256(Path path) throws IOException {
-        MessageDigest sha = sha256();
-        try (InputStream in = new DigestInputStream(Files.newInputStream(path), sha)) {
-            in.transferTo(OutputStream.nullOutputStream());
+        try (InputStream in = Files.newInputStream(path)) {
+            return sha256(in);
         }
+    }
+
+    /** Hex SHA-256 of a stream's remaining bytes; the stream is read to its end, not closed. */
+    public static String sha256(InputStream stream) throws IOException {
+        MessageDigest sha = sha256();
+        new DigestInputStream(stream, sha).transferTo(OutputStream.nullOutputStream());
         return HexFormat.of().formatHex(sha.digest());
     }
 

@@ -1,0 +1,113 @@
+package org.sptspark.jobs;
+
+import com.google.gson.JsonObject;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.AllocationTable;
+import org.sptspark.allocation.Budget;
+import org.sptspark.allocation.BudgetAllocator;
+import org.sptspark.allocation.PlanJson;
+import org.sptspark.allocation.TuningPlan;
+import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.sensitivity.SensitivityScores;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** SPT stage 2: plans from committed scores, for several budgets at once. */
+@Command(name = "allocate", mixinStandardHelpOptions = true,
+        description = "Turn committed sensitivity scores into tuning plans (SPT stage 2) for one or more budgets; "
+                + "write the plan JSONs and the allocation table to the lake.")
+final class AllocateCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--scores", required = true, description = "A committed scores folder (written by `spt sensitivity`).")
+    String scores;
+
+    @Option(names = "--budget", required = true, split = ",",
+            description = "Budgets: 400000, 0.4M, 400k, 0.47% or 0.0047 (of the backbone), comma-separated.")
+    List<String> budgets;
+
+    @Option(names = "--method", defaultValue = "lora", description = "lora or adapter (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = "--rank", defaultValue = "8", description = "Module rank r (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "10", description = "Module when count >= cost/alpha (default: ${DEFAULT-VALUE}).")
+    double alpha;
+
+    @Option(names = "--beta", defaultValue = "5", description = "Whole vector when count >= length/beta (default: ${DEFAULT-VALUE}).")
+    double beta;
+
+    @Option(names = "--mode", defaultValue = "mixed", description = "mixed, structured_only or unstructured_only (default: ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--lake", required = true, description = "Lake root (folder or Hadoop URI).")
+    String lake;
+
+    @Option(names = "--run", description = "Run id of the allocation table partition (default: allocate-<time>).")
+    String run;
+
+    @Override
+    public Integer call() throws Exception {
+        SparkSession spark = SparkSessions.get("spt allocate");
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        SensitivityScores s = ScoresStore.read(hadoop, scores);
+        JsonObject manifest = ScoresStore.manifest(hadoop, scores);
+        String suite = manifest.getAsJsonObject("task").get("suite").getAsString();
+        String task = manifest.getAsJsonObject("task").get("name").getAsString();
+        var rule = new AllocationRule(AllocationRule.Module.valueOf(method.toUpperCase(Locale.ROOT)), rank, alpha, beta,
+                AllocationRule.Mode.valueOf(mode.toUpperCase(Locale.ROOT)), true);
+        var space = s.space();
+        long backbone = space.totalSize() - space.get("head.weight").size() - space.get("head.bias").size();
+        List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, backbone)).toList();
+        List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed);
+
+        String runId = run != null ? run : "allocate-" + Instant.now().toString().replace(':', '-');
+        Path planDir = new Path(new Path(new Path(new Path(lake, "plans"), suite), task), new Path(scores).getName());
+        var rows = new ArrayList<Row>();
+        var out = spec.commandLine().getOut();
+        for (TuningPlan plan : plans) {
+            Path file = new Path(planDir, "spt-" + rule.module().id() + "-" + plan.budget().label() + ".json");
+            Path staged = new Path(planDir, "." + file.getName() + ".partial");
+            var fs = file.getFileSystem(hadoop);
+            try (OutputStream o = fs.create(staged, true)) {
+                o.write(PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
+            }
+            fs.delete(file, false);
+            if (!fs.rename(staged, file)) {
+                throw new java.io.IOException("cannot move " + staged + " into place");
+            }
+            rows.addAll(AllocationTable.rows(runId, suite, task, plan));
+            var t = plan.totals();
+            out.printf(Locale.ROOT, "%-8s target %,10d achieved %,10d (sparse %,d, %s %,d, whole vectors %,d, cls %d; head %,d"
+                    + " outside the budget), %d of %d matrices structured -> %s%n", plan.budget().label(),
+                    plan.budget().target(), t.achieved(), t.unstructured(), rule.module().id(), t.structured(), t.whole(),
+                    t.clsToken(), t.head(),
+                    plan.entries().stream().filter(e -> e.decision().kind().equals(rule.module().id())).count(),
+                    plan.entries().stream().filter(e -> e.role() == org.sptspark.model.TensorRole.MATRIX).count(), file);
+        }
+        spark.conf().set("spark.sql.sources.partitionOverwriteMode", "dynamic");
+        String table = new Path(new Path(lake, "tables"), "allocation").toString();
+        spark.createDataFrame(rows, AllocationTable.SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite)
+                .partitionBy("run").parquet(table);
+        out.printf(Locale.ROOT, "allocation table: %d rows in %s (run=%s)%n", rows.size(), table, runId);
+        out.flush();
+        return 0;
+    }
+}

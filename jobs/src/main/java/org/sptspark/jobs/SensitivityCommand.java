@@ -1,0 +1,131 @@
+package org.sptspark.jobs;
+
+import com.google.gson.JsonObject;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.Suite;
+import org.sptspark.data.TaskSpec;
+import org.sptspark.model.VitConfig;
+import org.sptspark.model.VitPresets;
+import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.spark.DistributedSensitivity;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** SPT stage 1 for one task: sensitivity scores to the lake. */
+@Command(name = "sensitivity", mixinStandardHelpOptions = true,
+        description = "Score every backbone parameter's sensitivity on a task (SPT stage 1) and commit the scores to the lake.")
+final class SensitivityCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--suite", defaultValue = "vtab-1k", description = "Suite name or .conf file (default: ${DEFAULT-VALUE}).")
+    String suite;
+
+    @Option(names = "--task", required = true, description = "The task.")
+    String task;
+
+    @Option(names = "--data", required = true, description = "The suite's data root (folder or Hadoop URI).")
+    String data;
+
+    @Option(names = "--backbone", required = true, description = "Backbone checkpoint (safetensors or Google npz; path or Hadoop URI).")
+    String backbone;
+
+    @Option(names = "--preset", required = true, description = "The backbone's architecture preset.")
+    String preset;
+
+    @Option(names = "--lake", required = true, description = "Lake root (folder or Hadoop URI).")
+    String lake;
+
+    @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--batches", defaultValue = "16", description = "Batches from the start of train800 (reference: ${DEFAULT-VALUE}).")
+    int batches;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seeds the fresh head and drop-path (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--drop-path", defaultValue = "0.1", description = "Drop-path rate while scoring (reference: ${DEFAULT-VALUE}).")
+    double dropPath;
+
+    @Option(names = "--normalization", defaultValue = "imagenet", description = "imagenet or half (default: ${DEFAULT-VALUE}).")
+    String normalization;
+
+    @Option(names = "--partitions", description = "Spark partitions (default: the default parallelism).")
+    Integer partitions;
+
+    @Option(names = "--force", description = "Recompute even when committed scores exist.")
+    boolean force;
+
+    @Override
+    public Integer call() throws Exception {
+        Suite s = Suite.load(suite);
+        TaskSpec t = s.task(task);
+        VitConfig config = VitPresets.get(preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
+        SparkSession spark = SparkSessions.get("spt sensitivity " + task);
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        String sha = sha256(hadoop, backbone);
+        String folder = ScoresStore.folder(lake, s.name(), t.name(), preset, sha);
+        var out = spec.commandLine().getOut();
+        if (!force && ScoresStore.committed(hadoop, folder)) {
+            out.println("committed scores exist at " + folder + " (use --force to recompute)");
+            out.flush();
+            return 0;
+        }
+        int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
+        var request = new DistributedSensitivity.Request(t, data, backbone, sha, config, Normalization.named(normalization),
+                batchSize, batches, seed, parts, 1 << 20, -1);
+        var result = DistributedSensitivity.run(spark, request);
+        var provenance = new JsonObject();
+        var bb = new JsonObject();
+        bb.addProperty("preset", preset);
+        bb.add("architecture", ScoresStore.architectureJson(config));
+        bb.addProperty("checkpoint", backbone);
+        bb.addProperty("sha256", sha);
+        provenance.add("backbone", bb);
+        var tj = new JsonObject();
+        tj.addProperty("suite", s.name());
+        tj.addProperty("name", t.name());
+        tj.addProperty("classes", t.classes());
+        tj.addProperty("group", t.group());
+        tj.addProperty("data", data);
+        provenance.add("task", tj);
+        provenance.addProperty("split", "train800");
+        provenance.addProperty("batches", result.batches());
+        provenance.addProperty("batchSize", batchSize);
+        provenance.addProperty("images", result.images());
+        provenance.addProperty("seed", seed);
+        provenance.addProperty("dropPath", dropPath);
+        provenance.addProperty("head", "trunc_normal(std 0.02), bias 0, from the seed");
+        provenance.addProperty("normalization", normalization);
+        provenance.addProperty("wallSeconds", result.seconds());
+        provenance.addProperty("createdAt", Instant.now().toString());
+        var versions = new JsonObject();
+        for (String v : new Versions().getVersion()) {
+            versions.addProperty(v.substring(0, v.indexOf(' ')), v.substring(v.indexOf(' ') + 1));
+        }
+        versions.addProperty("Spark", spark.version());
+        provenance.add("versions", versions);
+        ScoresStore.write(hadoop, folder, result.scores(), provenance);
+        out.printf(Locale.ROOT, "scored %d parameters of %s on %s (%d batches of %d, %.1f s); committed to %s%n",
+                result.scores().space().scoredSize(), preset, t.name(), result.batches(), batchSize, result.seconds(), folder);
+        out.flush();
+        return 0;
+    }
+
+    static String sha256(Configuration hadoop, String uri) throws java.io.IOException {
+        Path p = new Path(uri);
+        try (var in = p.getFileSystem(hadoop).open(p)) {
+            return org.sptspark.model.Checkpoints.sha256(in);
+        }
+    }
+}

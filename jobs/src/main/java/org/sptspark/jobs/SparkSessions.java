@@ -1,0 +1,21 @@
+package org.sptspark.jobs;
+
+import org.apache.spark.sql.SparkSession;
+
+/** The jobs' Spark session: the master and settings spark-submit gives, or local mode for jobs/bin/spt. */
+final class SparkSessions {
+
+    private SparkSessions() {}
+
+    static SparkSession get(String appName) {
+        var builder = SparkSession.builder().appName(appName);
+        if (System.getProperty("spark.master") == null) {
+            // jobs/bin/spt: local mode on this machine, on loopback, without the UI
+            builder.master("local[*]")
+                    .config("spark.driver.host", "127.0.0.1")
+                    .config("spark.driver.bindAddress", "127.0.0.1")
+                    .config("spark.ui.enabled", "false");
+        }
+        return builder.getOrCreate();
+    }
+}
