@@ -79,4 +79,46 @@ class SptCliTest {
         Run again = run("data", "prepare", "--suite", "demo", "--out", dir.toString(), "--packages", packages);
         assertTrue(again.out().contains("0 task(s) written, 7 already there"), again.out());
     }
+
+    /** SPT stages 1 and 2 through the command line, on a generated task and a random demo backbone. */
+    @Test
+    void sensitivityThenAllocateWritesScoresPlansAndTheAllocationTable() throws Exception {
+        assertEquals(0, run("generate", "--task", "gen_dsprites_ori", "--out", dir.resolve("data").toString(),
+                "--test-size", "10").exit());
+        Path backbone = dir.resolve("demo.safetensors");
+        try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            org.sptspark.model.Checkpoints.write(org.sptspark.model.VisionTransformer.create(manager,
+                    org.sptspark.model.VitPresets.get("vit_demo_patch4_32"), 3), backbone);
+        }
+        String lake = dir.resolve("lake").toString();
+        String[] sensitivity = {"sensitivity", "--suite", "demo", "--task", "gen_dsprites_ori", "--data",
+            dir.resolve("data").toString(), "--backbone", backbone.toString(), "--preset", "vit_demo_patch4_32",
+            "--lake", lake, "--batches", "2", "--batch-size", "8", "--partitions", "2"};
+        Run scored = run(sensitivity);
+        assertEquals(0, scored.exit(), scored.err());
+        assertTrue(scored.out().contains("(2 batches of 8"), scored.out());
+        Run again = run(sensitivity);
+        assertTrue(again.out().contains("committed scores exist"), again.out());
+
+        Path scores;
+        try (var found = Files.list(dir.resolve("lake/sensitivity/demo/gen_dsprites_ori"))) {
+            scores = found.findFirst().orElseThrow();
+        }
+        Run allocated = run("allocate", "--scores", scores.toString(), "--budget", "5k,10k,20k", "--method", "adapter",
+                "--lake", lake, "--run", "r1");
+        assertEquals(0, allocated.exit(), allocated.err());
+        for (String budget : new String[] {"5k", "10k", "20k"}) {
+            Path plan = dir.resolve("lake/plans/demo/gen_dsprites_ori").resolve(scores.getFileName())
+                    .resolve("spt-adapter-" + budget + ".json");
+            var parsed = org.sptspark.allocation.PlanJson.read(Files.readString(plan), plan.toString());
+            assertEquals(budget, parsed.budget().label());
+        }
+        var spark = SparkSessions.get("test");
+        long rows = spark.read().parquet(lake + "/tables/allocation").where("run = 'r1'").count();
+        assertEquals(3L * org.sptspark.model.ParameterSpace.of(org.sptspark.model.VitPresets.get("vit_demo_patch4_32"))
+                .scored().size(), rows);
+        Run bad = run("allocate", "--scores", scores.toString(), "--budget", "0", "--lake", lake);
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("budget '0' must be positive"), bad.err());
+    }
 }
