@@ -208,19 +208,22 @@ public final class VisionTransformer extends AbstractBlock {
         }
     }
 
-    /** A linear layer {@code y = x W^T + b} with {@code W} of shape {@code (out, in)}. */
-    static final class LinearLayer extends Module {
+    /** A module whose parameters are one weight and one bias, collected as {@code <prefix>weight/bias}. */
+    abstract static class WeightAndBias extends Module {
         final Parameter weight;
         final Parameter bias;
 
-        LinearLayer(int in, int out) {
-            weight = addParameter(tensor("weight", new Shape(out, in)));
-            bias = addParameter(tensor("bias", new Shape(out)));
+        WeightAndBias(Shape weightShape, Shape biasShape) {
+            weight = addParameter(tensor("weight", weightShape));
+            bias = addParameter(tensor("bias", biasShape));
         }
 
-        NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            return Linear.linear(x, store.getValue(weight, x.getDevice(), training),
-                    store.getValue(bias, x.getDevice(), training)).head();
+        NDArray weight(ParameterStore store, NDArray x, boolean training) {
+            return store.getValue(weight, x.getDevice(), training);
+        }
+
+        NDArray bias(ParameterStore store, NDArray x, boolean training) {
+            return store.getValue(bias, x.getDevice(), training);
         }
 
         @Override
@@ -230,29 +233,31 @@ public final class VisionTransformer extends AbstractBlock {
         }
     }
 
+    /** A linear layer {@code y = x W^T + b} with {@code W} of shape {@code (out, in)}. */
+    static final class LinearLayer extends WeightAndBias {
+        LinearLayer(int in, int out) {
+            super(new Shape(out, in), new Shape(out));
+        }
+
+        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+            return Linear.linear(x, weight(store, x, training), bias(store, x, training)).head();
+        }
+    }
+
     /** LayerNorm over the last axis. */
-    static final class Norm extends Module {
-        final Parameter weight;
-        final Parameter bias;
+    static final class Norm extends WeightAndBias {
         final float eps;
         final int width;
 
         Norm(int width, double eps) {
+            super(new Shape(width), new Shape(width));
             this.width = width;
             this.eps = (float) eps;
-            weight = addParameter(tensor("weight", new Shape(width)));
-            bias = addParameter(tensor("bias", new Shape(width)));
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            return LayerNorm.layerNorm(x, new Shape(width), store.getValue(weight, x.getDevice(), training),
-                    store.getValue(bias, x.getDevice(), training), eps).head();
-        }
-
-        @Override
-        void collect(String prefix, Map<String, Parameter> into) {
-            into.put(prefix + "weight", weight);
-            into.put(prefix + "bias", bias);
+            return LayerNorm.layerNorm(x, new Shape(width), weight(store, x, training), bias(store, x, training), eps)
+                    .head();
         }
     }
 
