@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
 
 /** Benchmarks that print figures for BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class, BenchCommand.Data.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class, BenchCommand.Data.class,
+            BenchCommand.Sensitivity.class})
 final class BenchCommand implements Runnable {
 
     @Spec
@@ -155,6 +156,62 @@ final class BenchCommand implements Runnable {
                 var r = PreprocessBenchmark.run((String) input[0], (byte[]) input[1], size, seconds);
                 out.printf(Locale.ROOT, "%-22s %8d %5dx%-3d %12.1f%n", r.input(), r.bytes(), size, size, r.imagesPerSecond());
                 out.flush();
+            }
+            return 0;
+        }
+    }
+
+    /** The sensitivity scorer on the reference workload. */
+    @Command(name = "sensitivity", mixinStandardHelpOptions = true,
+            description = "SPT sensitivity scoring (forward, backward, grad^2 accumulation) on random images: seconds and "
+                    + "images/s per preset for the reference workload (16 batches of 32), on this JVM's device.")
+    static final class Sensitivity implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--presets", split = ",", defaultValue = "vit_tiny_patch16_224,vit_small_patch16_224,vit_base_patch16_224",
+                description = "Comma-separated presets (default: ${DEFAULT-VALUE}).")
+        List<String> presets;
+
+        @Option(names = "--batches", defaultValue = "16", description = "Batches (reference: ${DEFAULT-VALUE}).")
+        int batches;
+
+        @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
+        int batchSize;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "threads %s; %d batches of %d, drop-path 0.1, random images (decoding excluded)%n",
+                    System.getProperty("ai.djl.pytorch.num_threads", "default"), batches, batchSize);
+            out.printf(Locale.ROOT, "%-24s %8s %10s %12s%n", "preset", "images", "seconds", "images/s");
+            out.flush();
+            for (String name : presets) {
+                VitConfig config = VitPresets.get(name).withDropPathRate(0.1);
+                try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+                    var model = org.sptspark.model.VisionTransformer.create(manager, config, 0);
+                    var random = new java.util.SplittableRandom(1);
+                    float[] pixels = new float[batchSize * 3 * config.imageSize() * config.imageSize()];
+                    for (int i = 0; i < pixels.length; i++) {
+                        pixels[i] = (float) random.nextGaussian();
+                    }
+                    long[] labels = random.longs(batchSize, 0, config.numClasses()).toArray();
+                    try (var scorer = new org.sptspark.sensitivity.SensitivityScorer(model, manager)) {
+                        long start = System.nanoTime();
+                        for (int b = 0; b < batches; b++) {
+                            try (var step = manager.newSubManager()) {
+                                var x = step.create(pixels, new ai.djl.ndarray.types.Shape(batchSize, 3, config.imageSize(),
+                                        config.imageSize()));
+                                scorer.add(x, step.create(labels), b, "batch " + b);
+                            }
+                        }
+                        double seconds = (System.nanoTime() - start) / 1e9;
+                        out.printf(Locale.ROOT, "%-24s %8d %10.1f %12.2f%n", name, batches * batchSize, seconds,
+                                batches * batchSize / seconds);
+                        out.flush();
+                    }
+                }
             }
             return 0;
         }
