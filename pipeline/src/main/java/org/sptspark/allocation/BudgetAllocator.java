@@ -73,11 +73,12 @@ public final class BudgetAllocator {
         if (budgets.isEmpty()) {
             throw new IllegalArgumentException("no budget given");
         }
-        long backbone = space.totalSize() - headSize();
+        // the most any plan trains: every scored scalar (whole or entry-wise) and the class token
+        long reachable = size + clsToken;
         for (Budget b : budgets) {
-            if (b.target() > backbone) {
-                throw new IllegalArgumentException("budget " + b.label() + " (" + b.target() + ") exceeds the backbone's "
-                        + backbone + " parameters");
+            if (b.target() > reachable) {
+                throw new IllegalArgumentException("budget " + b.label() + " (" + b.target() + ") exceeds the " + size
+                        + " scored parameters (plus the class token's " + clsToken + ") of " + space.config().name());
             }
         }
         long start = System.nanoTime();

@@ -151,7 +151,13 @@ class BudgetAllocatorTest {
         assertEquals(430_000, Budget.parse("0.005", 86_000_000).target());
         var s = scores(SPACE, Map.of());
         var allocator = new BudgetAllocator(s, AllocationRule.defaults(AllocationRule.Module.LORA));
-        assertThrows(IllegalArgumentException.class, () -> allocator.allocate(List.of(new Budget("big", backbone + 1))));
+        long reachable = SPACE.scoredSize() + CLS;
+        // with entries only, the largest budget is every scored scalar plus the class token
+        var entriesOnly = new BudgetAllocator(s, lora(1, 1, 1, AllocationRule.Mode.UNSTRUCTURED_ONLY));
+        assertEquals(reachable, entriesOnly.allocate(List.of(new Budget("all", reachable))).get(0).totals().achieved());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> allocator.allocate(List.of(new Budget("big", reachable + 1))));
+        assertTrue(e.getMessage().contains("exceeds the " + SPACE.scoredSize() + " scored parameters"), e.getMessage());
     }
 
     /** Random scores on a two-block ViT: the plans against a brute-force ranking of every scalar. */
