@@ -9,6 +9,7 @@ import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
 import org.sptspark.data.PreprocessBenchmark;
 import org.sptspark.model.ModelBenchmark;
+import org.sptspark.sensitivity.SensitivityBenchmark;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
@@ -189,29 +190,10 @@ final class BenchCommand implements Runnable {
             out.flush();
             for (String name : presets) {
                 VitConfig config = VitPresets.get(name).withDropPathRate(0.1);
-                try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
-                    var model = org.sptspark.model.VisionTransformer.create(manager, config, 0);
-                    var random = new java.util.SplittableRandom(1);
-                    float[] pixels = new float[batchSize * 3 * config.imageSize() * config.imageSize()];
-                    for (int i = 0; i < pixels.length; i++) {
-                        pixels[i] = (float) random.nextGaussian();
-                    }
-                    long[] labels = random.longs(batchSize, 0, config.numClasses()).toArray();
-                    try (var scorer = new org.sptspark.sensitivity.SensitivityScorer(model, manager)) {
-                        long start = System.nanoTime();
-                        for (int b = 0; b < batches; b++) {
-                            try (var step = manager.newSubManager()) {
-                                var x = step.create(pixels, new ai.djl.ndarray.types.Shape(batchSize, 3, config.imageSize(),
-                                        config.imageSize()));
-                                scorer.add(x, step.create(labels), b, "batch " + b);
-                            }
-                        }
-                        double seconds = (System.nanoTime() - start) / 1e9;
-                        out.printf(Locale.ROOT, "%-24s %8d %10.1f %12.2f%n", name, batches * batchSize, seconds,
-                                batches * batchSize / seconds);
-                        out.flush();
-                    }
-                }
+                double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches);
+                out.printf(Locale.ROOT, "%-24s %8d %10.1f %12.2f%n", name, batches * batchSize, seconds,
+                        batches * batchSize / seconds);
+                out.flush();
             }
             return 0;
         }

@@ -34,12 +34,8 @@ public final class ModelBenchmark {
         try (NDManager manager = NDManager.newBaseManager()) {
             var model = VisionTransformer.create(manager, config, 0);
             var store = new ParameterStore(manager, false);
-            var random = new SplittableRandom(1);
-            float[] pixels = new float[batch * config.inChannels() * config.imageSize() * config.imageSize()];
-            for (int i = 0; i < pixels.length; i++) {
-                pixels[i] = (float) random.nextGaussian();
-            }
-            long[] labels = random.longs(batch, 0, config.numClasses()).toArray();
+            float[] pixels = randomImages(config, batch, 1);
+            long[] labels = randomLabels(config, batch, 1);
             double[] fwd = new double[iterations];
             double[] bwd = new double[iterations];
             for (int it = -warmup; it < iterations; it++) {
@@ -67,6 +63,21 @@ public final class ModelBenchmark {
             double flops = 3.0 * config.forwardFlopsPerImage() * batch;
             return new Result(config, batch, f, b, batch / (f + b), flops / (f + b) / 1e9);
         }
+    }
+
+    /** Standard-normal pixels for {@code batch} images of the configuration's input size, CHW per image. */
+    public static float[] randomImages(VitConfig config, int batch, long seed) {
+        var random = new SplittableRandom(seed);
+        float[] pixels = new float[batch * config.inChannels() * config.imageSize() * config.imageSize()];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = (float) random.nextGaussian();
+        }
+        return pixels;
+    }
+
+    /** Uniform labels in {@code 0..numClasses-1}. */
+    public static long[] randomLabels(VitConfig config, int batch, long seed) {
+        return new SplittableRandom(seed + 1).longs(batch, 0, config.numClasses()).toArray();
     }
 
     /** GFLOP/s of an {@code n x n} by {@code n x n} float32 matrix product, median of {@code iterations}. */
