@@ -8,14 +8,12 @@ public final class HadoopFiles {
     private HadoopFiles() {}
 
     /**
-     * Hadoop's defaults (core-site.xml on the class path, credentials from the usual providers),
-     * but local files written without ChecksumFileSystem's {@code .crc} sidecars, which would
-     * double the file count of an image dataset.
+     * Hadoop's defaults: core-site.xml from the class path, S3A credentials from the usual
+     * providers. (Swapping in RawLocalFileSystem for {@code file:} would avoid {@code .crc}
+     * sidecars, but S3A buffers uploads through {@code FileSystem.getLocal}, which must stay a
+     * LocalFileSystem; local dataset files are written with NIO in {@link StagedFolder} instead.)
      */
     public static Configuration configuration() {
-        var conf = new Configuration();
-        conf.set("fs.file.impl", org.apache.hadoop.fs.RawLocalFileSystem.class.getName());
-        conf.setBoolean("fs.file.impl.disable.cache", true);
-        return conf;
+        return new Configuration();
     }
 }
