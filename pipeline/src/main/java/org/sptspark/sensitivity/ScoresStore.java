@@ -114,6 +114,9 @@ public final class ScoresStore {
             byte[] bytes;
             try (InputStream in = fs.open(new Path(dir, SCORES))) {
                 bytes = in.readAllBytes();
+            } catch (org.apache.hadoop.fs.ChecksumException e) {
+                throw new IllegalArgumentException(new Path(dir, SCORES) + " is corrupted (the file system's checksum"
+                        + " does not match: " + e.getMessage() + ")", e);
             }
             String expected = manifest.getAsJsonObject("files").get(SCORES).getAsString();
             if (!expected.equals(sha256(bytes))) {

@@ -64,7 +64,14 @@ class ScoresStoreTest {
         byte[] bytes = Files.readAllBytes(file);
         bytes[bytes.length - 3] ^= 0x10;
         Files.write(file, bytes);
+        // a local or HDFS lake keeps checksums beside the file, and they catch it first
+        Path crc = Path.of(folder, "." + ScoresStore.SCORES + ".crc");
+        assertTrue(Files.exists(crc), "the local file system writes checksum sidecars");
         var e = assertThrows(IllegalArgumentException.class, () -> ScoresStore.read(HadoopFiles.configuration(), folder));
+        assertTrue(e.getMessage().contains("is corrupted"), e.getMessage());
+        // an object store keeps none: the manifest's sha256 catches it
+        Files.delete(crc);
+        e = assertThrows(IllegalArgumentException.class, () -> ScoresStore.read(HadoopFiles.configuration(), folder));
         assertTrue(e.getMessage().contains("does not match its manifest's sha256"), e.getMessage());
     }
 }
