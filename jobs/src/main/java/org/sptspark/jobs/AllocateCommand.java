@@ -1,7 +1,6 @@
 package org.sptspark.jobs;
 
 import com.google.gson.JsonObject;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -19,6 +18,7 @@ import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
 import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
+import org.sptspark.artifact.LakeFiles;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.sensitivity.SensitivityScores;
 import picocli.CommandLine.Command;
@@ -74,8 +74,7 @@ final class AllocateCommand implements Callable<Integer> {
         var rule = new AllocationRule(AllocationRule.Module.valueOf(method.toUpperCase(Locale.ROOT)), rank, alpha, beta,
                 AllocationRule.Mode.valueOf(mode.toUpperCase(Locale.ROOT)), true);
         var space = s.space();
-        long backbone = space.totalSize() - space.get("head.weight").size() - space.get("head.bias").size();
-        List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, backbone)).toList();
+        List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, space.backboneSize())).toList();
         List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed);
 
         String runId = run != null ? run : "allocate-" + Instant.now().toString().replace(':', '-');
@@ -84,15 +83,7 @@ final class AllocateCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         for (TuningPlan plan : plans) {
             Path file = new Path(planDir, "spt-" + rule.module().id() + "-" + plan.budget().label() + ".json");
-            Path staged = new Path(planDir, "." + file.getName() + ".partial");
-            var fs = file.getFileSystem(hadoop);
-            try (OutputStream o = fs.create(staged, true)) {
-                o.write(PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
-            }
-            fs.delete(file, false);
-            if (!fs.rename(staged, file)) {
-                throw new java.io.IOException("cannot move " + staged + " into place");
-            }
+            LakeFiles.writeAtomically(hadoop, file, PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
             rows.addAll(AllocationTable.rows(runId, suite, task, plan));
             var t = plan.totals();
             out.printf(Locale.ROOT, "%-8s target %,10d achieved %,10d (sparse %,d, %s %,d, whole vectors %,d, cls %d; head %,d"

@@ -111,8 +111,7 @@ final class BenchCommand implements Runnable {
             for (String name : presets) {
                 VitConfig config = VitPresets.get(name);
                 var scores = AllocationBenchmark.randomScores(config, 1);
-                long backbone = scores.space().totalSize() - config.numClasses() * (config.embedDim() + 1L);
-                List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, backbone)).toList();
+                List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, scores.space().backboneSize())).toList();
                 AllocationBenchmark.Result best = null;
                 for (int i = 0; i < Math.max(1, repeat); i++) {
                     var r = AllocationBenchmark.run(scores, AllocationRule.defaults(AllocationRule.Module.LORA), parsed);

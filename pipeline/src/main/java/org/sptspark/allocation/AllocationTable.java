@@ -2,6 +2,7 @@ package org.sptspark.allocation;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -38,7 +39,7 @@ public final class AllocationTable {
         var rows = new ArrayList<Row>();
         for (TuningPlan.Entry e : plan.entries()) {
             rows.add(RowFactory.create(run, suite, task, method, plan.budget().label(), plan.budget().target(),
-                    plan.totals().achieved(), id, e.name(), e.block(), e.operation(), e.role().name().toLowerCase(),
+                    plan.totals().achieved(), id, e.name(), e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
                     e.countInTopK(), e.decision().kind(), e.decision().trainable()));
         }
         return rows;

@@ -93,10 +93,6 @@ public final class BudgetAllocator {
         return plans;
     }
 
-    private long headSize() {
-        return space.get("head.weight").size() + space.get("head.bias").size();
-    }
-
     /** One pass over every score: the per-tensor bin histograms and the counts above each bin. */
     private void buildHistogram() {
         if (histogram != null) {
@@ -299,7 +295,7 @@ public final class BudgetAllocator {
             };
             entries.add(new TuningPlan.Entry(spec.name(), spec.block(), spec.operation(), spec.role(), counts[t], decision));
         }
-        var totals = new TuningPlan.Totals(unstructured, structured, whole, clsToken, headSize());
+        var totals = new TuningPlan.Totals(unstructured, structured, whole, clsToken, space.headSize());
         return new TuningPlan(space.config().name(), space.config().numClasses(), scores.id(), rule, budget, k, entries,
                 totals);
     }

@@ -9,12 +9,10 @@ import com.google.gson.JsonParser;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Locale;
+import org.sptspark.artifact.LakeFiles;
 import org.sptspark.model.TensorRole;
 
 /**
@@ -60,12 +58,7 @@ public final class PlanJson {
     }
 
     private static String id(JsonObject body) {
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(body.toString().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM has no SHA-256", e);
-        }
+        return LakeFiles.sha256Hex(body.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static JsonObject body(TuningPlan plan) {

@@ -21,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -31,6 +30,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.sptspark.artifact.LakeFiles;
 
 /**
  * Checkpoint input and output through DJL's own safetensors and npz codecs.
@@ -81,7 +81,7 @@ public final class Checkpoints {
      */
     public static StateDict read(InputStream raw, String source, NDManager manager) throws IOException {
         refusePickleName(source);
-        MessageDigest sha = sha256();
+        MessageDigest sha = LakeFiles.sha256();
         var in = new BufferedInputStream(new DigestInputStream(raw, sha), 1 << 20);
         Format format = sniff(in, source);
         NDList list;
@@ -199,9 +199,7 @@ public final class Checkpoints {
 
     /** Hex SHA-256 of a stream's remaining bytes; the stream is read to its end, not closed. */
     public static String sha256(InputStream stream) throws IOException {
-        MessageDigest sha = sha256();
-        new DigestInputStream(stream, sha).transferTo(OutputStream.nullOutputStream());
-        return HexFormat.of().formatHex(sha.digest());
+        return LakeFiles.sha256Hex(stream);
     }
 
     static boolean isHead(String name) {
@@ -449,13 +447,5 @@ public final class Checkpoints {
             out[i] = Float.intBitsToFloat((le.getShort() & 0xffff) << 16);
         }
         return FloatBuffer.wrap(out);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM has no SHA-256", e);
-        }
     }
 }

@@ -15,9 +15,6 @@ import java.util.Optional;
  */
 public final class ParameterSpace {
 
-    /** The linear layers of a block, in order, with the module path that holds them. */
-    public static final List<String> BLOCK_LINEARS = List.of("q", "k", "v", "proj", "fc1", "fc2");
-
     private final VitConfig config;
     private final List<TensorSpec> tensors;
     private final Map<String, TensorSpec> byName;
@@ -83,6 +80,16 @@ public final class ParameterSpace {
     /** Total scalar count, head included. */
     public long totalSize() {
         return totalSize;
+    }
+
+    /** Scalars of the classification head ({@code head.weight} and {@code head.bias}). */
+    public long headSize() {
+        return get("head.weight").size() + get("head.bias").size();
+    }
+
+    /** Scalars of the backbone: everything but the head. */
+    public long backboneSize() {
+        return totalSize - headSize();
     }
 
     /** The tensors SPT scores (matrices and vectors), in order. */

@@ -13,13 +13,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sptspark.artifact.LakeFiles;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VitConfig;
@@ -76,7 +74,7 @@ public final class ScoresStore {
             try (OutputStream out = fs.create(new Path(dir, SCORES), true)) {
                 out.write(bytes);
             }
-            String sha = sha256(bytes);
+            String sha = LakeFiles.sha256Hex(bytes);
             var manifest = new JsonObject();
             manifest.addProperty("format", FORMAT);
             manifest.addProperty("version", 1);
@@ -86,13 +84,7 @@ public final class ScoresStore {
             files.addProperty(SCORES, sha);
             manifest.add("files", files);
             byte[] json = new GsonBuilder().setPrettyPrinting().create().toJson(manifest).getBytes(StandardCharsets.UTF_8);
-            Path staged = new Path(dir, "." + MANIFEST + ".partial");
-            try (OutputStream out = fs.create(staged, true)) {
-                out.write(json);
-            }
-            if (!fs.rename(staged, new Path(dir, MANIFEST))) {
-                throw new IOException("cannot move the manifest into place in " + dir);
-            }
+            LakeFiles.writeAtomically(hadoop, new Path(dir, MANIFEST), json);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write sensitivity scores to " + folder, e);
         }
@@ -119,7 +111,7 @@ public final class ScoresStore {
                         + " does not match: " + e.getMessage() + ")", e);
             }
             String expected = manifest.getAsJsonObject("files").get(SCORES).getAsString();
-            if (!expected.equals(sha256(bytes))) {
+            if (!expected.equals(LakeFiles.sha256Hex(bytes))) {
                 throw new IllegalArgumentException(new Path(dir, SCORES) + " does not match its manifest's sha256 "
                         + expected + " (corrupted or replaced)");
             }
@@ -174,14 +166,6 @@ public final class ScoresStore {
             var out = new ByteArrayOutputStream();
             list.encode(out, NDList.Encoding.SAFETENSORS);
             return out.toByteArray();
-        }
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM has no SHA-256", e);
         }
     }
 }
