@@ -2,7 +2,6 @@ package org.sptspark.spark;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.floor;
-import static org.apache.spark.sql.functions.lit;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
@@ -21,8 +20,10 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.SerializableConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sptspark.data.DatasetReader;
 import org.sptspark.data.ImageBatch;
 import org.sptspark.data.Normalization;
+import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.Gradients;
@@ -83,18 +84,17 @@ public final class DistributedSensitivity {
     /** The float64 sums by block ({@code blockSize} doubles each), checked to cover every batch. */
     static Map<Integer, double[]> sums(SparkSession spark, Request request) {
         long images = (long) request.batchSize() * request.batches();
-        Dataset<Row> listing = ImageTable.listing(spark, request.dataRoot(), request.task(), Split.TRAIN, 1);
-        long available = listing.count();
-        if (available < images) {
+        // the listing is small and read on the driver anyway: no Spark job is needed to count or cut it
+        List<Sample> train = new DatasetReader(spark.sparkContext().hadoopConfiguration())
+                .read(request.dataRoot(), request.task(), Split.TRAIN);
+        if (train.size() < images) {
             throw new IllegalArgumentException("task '" + request.task().name() + "': " + request.batches() + " batches of "
-                    + request.batchSize() + " need " + images + " images, but train800 lists " + available);
+                    + request.batchSize() + " need " + images + " images, but train800 lists " + train.size());
         }
-        Dataset<Row> selected = listing.filter(col("row").lt(lit(images)))
+        Dataset<Row> selected = ImageTable.frame(spark, train.subList(0, (int) images))
                 .withColumn("batch", floor(col("row").divide(request.batchSize())))
                 .repartition(request.partitions(), col("batch"));
-        Broadcast<SerializableConfiguration> hadoop = spark.sparkContext().broadcast(
-                new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()),
-                scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class));
+        Broadcast<SerializableConfiguration> hadoop = ImageTable.hadoopConfiguration(spark);
         JavaPairRDD<Integer, double[]> partial = ImageTable.withBytes(spark, selected).javaRDD()
                 .mapPartitionsToPair(rows -> scorePartition(rows, request, hadoop.value().value()));
         var byKey = new TreeMap<Integer, double[]>();

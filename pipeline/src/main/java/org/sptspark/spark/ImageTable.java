@@ -44,11 +44,22 @@ public final class ImageTable {
     /** The split's listing, validated on the driver. */
     public static Dataset<Row> listing(SparkSession spark, String root, TaskSpec task, Split split, int partitions) {
         List<Sample> samples = new DatasetReader(spark.sparkContext().hadoopConfiguration()).read(root, task, split);
+        return frame(spark, samples).repartition(partitions).sortWithinPartitions("row");
+    }
+
+    /** Samples already read on the driver as a table with the {@link #LISTING} columns, unpartitioned. */
+    static Dataset<Row> frame(SparkSession spark, List<Sample> samples) {
         var rows = new ArrayList<Row>(samples.size());
         for (Sample s : samples) {
             rows.add(RowFactory.create(s.row(), s.path(), s.label(), s.origin()));
         }
-        return spark.createDataFrame(rows, LISTING).repartition(partitions).sortWithinPartitions("row");
+        return spark.createDataFrame(rows, LISTING);
+    }
+
+    /** The session's Hadoop configuration, shipped once to every executor. */
+    static Broadcast<SerializableConfiguration> hadoopConfiguration(SparkSession spark) {
+        return spark.sparkContext().broadcast(new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()),
+                scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class));
     }
 
     /** The split with every image's bytes, read on the executors. A missing image fails the task, naming it. */
@@ -61,9 +72,7 @@ public final class ImageTable {
      * {@link #LISTING} columns; further columns are dropped), read on the executors.
      */
     public static Dataset<Row> withBytes(SparkSession spark, Dataset<Row> listing) {
-        Broadcast<SerializableConfiguration> conf = spark.sparkContext().broadcast(
-                new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()),
-                scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class));
+        Broadcast<SerializableConfiguration> conf = hadoopConfiguration(spark);
         return listing.mapPartitions((MapPartitionsFunction<Row, Row>) rows -> withBytes(rows, conf.value().value()),
                 Encoders.row(SCHEMA));
     }
