@@ -58,6 +58,21 @@ public final class VisionTransformer extends AbstractBlock {
     private final Norm norm;
     private final LinearLayer head;
     private final Map<String, Parameter> named;
+    private final Map<String, LinearLayer> linears;
+
+    /**
+     * Extra computation around one linear layer, installed by a tuning method (LoRA's parallel
+     * branch, an Adapter after the layer).
+     */
+    @FunctionalInterface
+    public interface LinearBranch {
+        /**
+         * @param input the layer's input {@code (..., in)}
+         * @param output the frozen layer's output {@code (..., out)}
+         * @return the output the model goes on with
+         */
+        NDArray apply(NDArray input, NDArray output, boolean training);
+    }
 
     public VisionTransformer(VitConfig config) {
         super(VERSION);
@@ -87,6 +102,18 @@ public final class VisionTransformer extends AbstractBlock {
             throw new IllegalStateException("block parameters disagree with the parameter space: " + map.keySet());
         }
         named = Collections.unmodifiableMap(map);
+        var layers = new LinkedHashMap<String, LinearLayer>();
+        for (int i = 0; i < blocks.size(); i++) {
+            TransformerBlock b = blocks.get(i);
+            String prefix = "blocks." + i + ".";
+            layers.put(prefix + "attn.q", b.attn.q);
+            layers.put(prefix + "attn.k", b.attn.k);
+            layers.put(prefix + "attn.v", b.attn.v);
+            layers.put(prefix + "attn.proj", b.attn.proj);
+            layers.put(prefix + "mlp.fc1", b.mlp.fc1);
+            layers.put(prefix + "mlp.fc2", b.mlp.fc2);
+        }
+        linears = Collections.unmodifiableMap(layers);
     }
 
     /**
@@ -123,6 +150,23 @@ public final class VisionTransformer extends AbstractBlock {
             throw new IllegalArgumentException("no parameter '" + name + "' in " + config.name());
         }
         return p;
+    }
+
+    /**
+     * Installs (or with {@code null} removes) a branch on the block linear layer named by its timm
+     * prefix, e.g. {@code blocks.3.attn.q} or {@code blocks.3.mlp.fc1}.
+     */
+    public void setBranch(String linear, LinearBranch branch) {
+        LinearLayer layer = linears.get(linear);
+        if (layer == null) {
+            throw new IllegalArgumentException("no block linear layer '" + linear + "' in " + config.name());
+        }
+        layer.branch = branch;
+    }
+
+    /** Removes every installed branch: the model computes the plain backbone function again. */
+    public void clearBranches() {
+        linears.values().forEach(l -> l.branch = null);
     }
 
     /** Sets every parameter's gradient requirement: {@code false} freezes the whole model. */
@@ -235,12 +279,15 @@ public final class VisionTransformer extends AbstractBlock {
 
     /** A linear layer {@code y = x W^T + b} with {@code W} of shape {@code (out, in)}. */
     static final class LinearLayer extends WeightAndBias {
+        LinearBranch branch;
+
         LinearLayer(int in, int out) {
             super(new Shape(out, in), new Shape(out));
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            return Linear.linear(x, weight(store, x, training), bias(store, x, training)).head();
+            NDArray y = Linear.linear(x, weight(store, x, training), bias(store, x, training)).head();
+            return branch == null ? y : branch.apply(x, y, training);
         }
     }
 

@@ -1,0 +1,61 @@
+package org.sptspark.tuning;
+
+/**
+ * How a task is trained. {@link #vtab()} is the reference's VTAB-1k recipe.
+ *
+ * @param epochs passes over the training split
+ * @param batchSize images per optimisation step (the last step of an epoch may be smaller)
+ * @param lr peak learning rate
+ * @param weightDecay AdamW's decoupled decay, applied to matrices only (never to 1-D tensors, the
+ *     class and position tokens, or sparse deltas)
+ * @param warmupEpochs linear warm-up epochs from {@code warmupLr}
+ * @param warmupLr learning rate of epoch 0
+ * @param minLr the cosine schedule's floor
+ * @param dropPath the backbone's stochastic-depth rate while training
+ * @param evalEvery evaluate on the monitoring split every this many epochs (0: never)
+ * @param seed seeds the head, the modules' initialisation, the shuffling and every random mask
+ */
+public record Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
+        double minLr, double dropPath, int evalEvery, long seed) {
+
+    public Recipe {
+        if (epochs < 1 || batchSize < 1) {
+            throw new IllegalArgumentException("epochs and batch size must be positive, not " + epochs + " and " + batchSize);
+        }
+        if (warmupEpochs < 0 || warmupEpochs > epochs) {
+            throw new IllegalArgumentException("warm-up epochs must be in 0.." + epochs + ", not " + warmupEpochs);
+        }
+        if (!(lr > 0) || weightDecay < 0 || warmupLr < 0 || minLr < 0) {
+            throw new IllegalArgumentException("learning rates must be positive and decay non-negative");
+        }
+        if (dropPath < 0 || dropPath >= 1) {
+            throw new IllegalArgumentException("drop-path must be in [0, 1), not " + dropPath);
+        }
+    }
+
+    /** SPT's VTAB-1k recipe: AdamW 1e-3, decay 1e-4, batch 64, 100 epochs, 10 warm-up from 1e-6, floor 1e-5, drop-path 0.1. */
+    public static Recipe vtab() {
+        return new Recipe(100, 64, 1e-3, 1e-4, 10, 1e-6, 1e-5, 0.1, 10, 0);
+    }
+
+    public Recipe withEpochs(int e, int warmup) {
+        return new Recipe(e, batchSize, lr, weightDecay, warmup, warmupLr, minLr, dropPath, evalEvery, seed);
+    }
+
+    public Recipe withSeed(long s) {
+        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, s);
+    }
+
+    /**
+     * The learning rate of an epoch, as timm's {@code CosineLRScheduler} stepped per epoch:
+     * linear warm-up {@code warmupLr + e (lr - warmupLr) / warmupEpochs} for the first epochs, then
+     * {@code minLr + (lr - minLr)(1 + cos(pi e / epochs)) / 2}; the cosine's clock counts the
+     * warm-up epochs too.
+     */
+    public double lr(int epoch) {
+        if (epoch < warmupEpochs) {
+            return warmupLr + epoch * (lr - warmupLr) / warmupEpochs;
+        }
+        return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * epoch / epochs));
+    }
+}

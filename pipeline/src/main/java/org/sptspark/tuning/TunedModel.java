@@ -1,0 +1,458 @@
+package org.sptspark.tuning;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.function.UnaryOperator;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.TensorDecision;
+import org.sptspark.model.TensorSpec;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitInitializer;
+
+/**
+ * A frozen backbone parametrised by a {@link TuningLayout}: what training updates, how the forward
+ * pass uses it, and how the result is exported, loaded back and merged.
+ *
+ * <ul>
+ *   <li>Unstructured entries are a sparse delta: a trainable value vector at the planned flat
+ *       indices, scattered into a zero tensor and added to the frozen weight in each forward pass.
+ *       Gradients and optimizer state are the size of the budget; the backbone tensor is never
+ *       written.
+ *   <li>LoRA is a parallel branch {@code B(A(dropout(x)))} with drop-path on its output and no
+ *       {@code alpha/r} scaling; A is kaiming-uniform ({@code a = sqrt 5}), B zero.
+ *   <li>An Adapter follows its linear layer: {@code y + droppath(up(GELU(down(dropout(y)))))},
+ *       down kaiming-uniform with PyTorch's default bias, up zero. As in the reference, the module
+ *       on {@code attn.proj} reads the layer's input instead (its width is the same) and neither
+ *       structured module on {@code attn.proj} sees dropout.
+ *   <li>Whole tensors, the class token and the head are the model's own parameters, trained in
+ *       place.
+ * </ul>
+ *
+ * Zero-initialised up/B projections and deltas make a fresh model compute exactly the backbone's
+ * function (with the new head).
+ */
+public final class TunedModel implements AutoCloseable {
+
+    /** Dropout on the structured modules' input, as the reference. */
+    public static final float MODULE_DROPOUT = 0.1f;
+
+    /** Drop-path on the structured modules' output, as the reference. */
+    public static final double MODULE_DROP_PATH = 0.1;
+
+    /** How unstructured entries are trained. */
+    public enum Unstructured {
+        /** Our way: a sparse delta of the budget's size. */
+        DELTA,
+        /**
+         * The reference's way, for benchmarks only: the whole tensor is trainable and its gradient
+         * is multiplied by a 0/1 mask, so gradients and optimizer state are the size of the tensor.
+         */
+        MASKED_FULL
+    }
+
+    /**
+     * One trained tensor.
+     *
+     * @param name its name in artifacts
+     * @param value the array the optimizer updates
+     * @param decay whether AdamW's weight decay applies
+     * @param mask the 0/1 gradient mask ({@link Unstructured#MASKED_FULL}), else {@code null}
+     */
+    public record Trainable(String name, NDArray value, boolean decay, NDArray mask) {}
+
+    private final VisionTransformer model;
+    private final TuningLayout layout;
+    private final Unstructured mode;
+    private final NDManager manager;
+    private final Map<String, Trainable> trainables = new LinkedHashMap<>();
+    private final Map<Parameter, UnaryOperator<NDArray>> overrides = new HashMap<>();
+    private final Map<String, NDArray> sparseIndex = new LinkedHashMap<>();
+    private final ParameterStore store;
+    private NDManager scope;
+    private boolean merged;
+
+    private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training) {
+        if (!layout.decisions().keySet().equals(backboneNames(model))) {
+            throw new IllegalArgumentException("the layout does not cover " + model.config().name() + "'s tensors");
+        }
+        this.model = model;
+        this.layout = layout;
+        this.mode = mode;
+        this.manager = model.parameter("head.weight").getArray().getManager().newSubManager();
+        Map<Parameter, UnaryOperator<NDArray>> view = Collections.unmodifiableMap(overrides);
+        this.store = new ParameterStore(manager, false) {
+            @Override
+            public NDArray getValue(Parameter parameter, Device device, boolean train) {
+                NDArray base = super.getValue(parameter, device, train);
+                UnaryOperator<NDArray> f = view.get(parameter);
+                return f == null || merged ? base : f.apply(base);
+            }
+        };
+        model.setTrainable(false);
+        model.clearBranches();
+        for (var e : layout.decisions().entrySet()) {
+            install(model.space().get(e.getKey()), e.getValue(), seed);
+        }
+        addWhole("head.weight", true);
+        addWhole("head.bias", false);
+        if (training) {
+            for (Trainable t : trainables.values()) {
+                t.value().setRequiresGradient(true);
+            }
+        }
+    }
+
+    /**
+     * A model ready to train: the head re-initialised from {@code seed} (trunc-normal 0.02, bias
+     * zero), deltas and up projections zero, down projections drawn from {@code seed}.
+     */
+    public static TunedModel forTraining(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode) {
+        VitInitializer.reinitializeHead(model, seed);
+        return new TunedModel(model, layout, seed, mode, true);
+    }
+
+    /**
+     * The tuned model an artifact describes, for inference or merging: every trained tensor is
+     * set from {@code tensors}, which must hold exactly the layout's tensors with their shapes.
+     */
+    public static TunedModel fromTensors(VisionTransformer model, TuningLayout layout, Map<String, NDArray> tensors,
+            String source) {
+        var tuned = new TunedModel(model, layout, 0, Unstructured.DELTA, false);
+        var expected = tuned.exportedNames();
+        var missing = new TreeSet<>(expected);
+        missing.removeAll(tensors.keySet());
+        var unexpected = new TreeSet<>(tensors.keySet());
+        unexpected.removeAll(expected);
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            tuned.close();
+            throw new IllegalArgumentException(source + " does not match its " + layout.method().id() + " layout:"
+                    + (missing.isEmpty() ? "" : " missing " + missing) + (unexpected.isEmpty() ? "" : " unexpected " + unexpected));
+        }
+        for (Trainable t : tuned.trainables.values()) {
+            NDArray a = tensors.get(t.name());
+            if (!a.getShape().equals(t.value().getShape())) {
+                tuned.close();
+                throw new IllegalArgumentException(source + ": tensor '" + t.name() + "' has shape " + a.getShape()
+                        + ", expected " + t.value().getShape());
+            }
+            t.value().set(FloatBuffer.wrap(a.toFloatArray()));
+        }
+        for (var e : tuned.sparseIndex.entrySet()) {
+            long[] stored = tensors.get(e.getKey() + ".delta_index").toLongArray();
+            if (!java.util.Arrays.equals(stored, e.getValue().toLongArray())) {
+                tuned.close();
+                throw new IllegalArgumentException(source + ": delta indices of '" + e.getKey() + "' disagree with the layout");
+            }
+        }
+        return tuned;
+    }
+
+    public VisionTransformer model() {
+        return model;
+    }
+
+    public TuningLayout layout() {
+        return layout;
+    }
+
+    /** The tensors the optimizer updates, in a fixed order. */
+    public Collection<Trainable> trainables() {
+        return Collections.unmodifiableCollection(trainables.values());
+    }
+
+    /** Scalars the optimizer updates (for {@link Unstructured#MASKED_FULL}, whole masked tensors). */
+    public long trainableScalars() {
+        return trainables.values().stream().mapToLong(t -> t.value().size()).sum();
+    }
+
+    /** Scalars the method trains: the layout's count plus the head. */
+    public long tunedScalars() {
+        return layout.trainable() + model.space().headSize();
+    }
+
+    /**
+     * Logits for a batch. Every intermediate array, including the scattered deltas, belongs to
+     * the images' manager.
+     *
+     * @param dropPathSeed seeds the backbone's drop-path masks; the modules' dropout and
+     *     drop-path draw from the engine's generator, which the trainer seeds per step
+     */
+    public NDArray forward(NDArray images, boolean training, long dropPathSeed) {
+        scope = images.getManager();
+        try {
+            var params = new PairList<String, Object>();
+            params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
+            return model.forward(store, new NDList(images), training, params).head();
+        } finally {
+            scope = null;
+        }
+    }
+
+    /** Names of the tensors {@link #export} writes. */
+    public List<String> exportedNames() {
+        var names = new ArrayList<String>();
+        for (String name : trainables.keySet()) {
+            if (name.endsWith(".delta_value")) {
+                names.add(name.substring(0, name.length() - ".delta_value".length()) + ".delta_index");
+            }
+            names.add(name);
+        }
+        return names;
+    }
+
+    /**
+     * What changed, as named copies in {@code into}: for each sparse tensor {@code <name>.delta_index}
+     * (int64 flat row-major positions) and {@code <name>.delta_value}; LoRA factors
+     * {@code <linear>.lora_A} {@code (r, in)} and {@code <linear>.lora_B} {@code (out, r)}; Adapter
+     * tensors {@code <linear>.adapter_down.weight/bias} and {@code <linear>.adapter_up.weight/bias};
+     * whole tensors, the class token and the head under their own names.
+     */
+    public NDList export(NDManager into) {
+        if (mode == Unstructured.MASKED_FULL) {
+            throw new UnsupportedOperationException("the masked-full-gradient mode is a benchmark comparison and exports nothing");
+        }
+        NDList out = new NDList();
+        for (var t : trainables.values()) {
+            if (t.name().endsWith(".delta_value")) {
+                String tensor = t.name().substring(0, t.name().length() - ".delta_value".length());
+                NDArray index = sparseIndex.get(tensor).toDevice(Device.cpu(), true);
+                index.attach(into);
+                index.setName(tensor + ".delta_index");
+                out.add(index);
+            }
+            NDArray copy = t.value().toDevice(Device.cpu(), true);
+            copy.attach(into);
+            copy.setName(t.name());
+            out.add(copy);
+        }
+        return out;
+    }
+
+    /**
+     * Folds everything into the backbone's own tensors, so the plain model computes what the tuned
+     * one does: deltas added at their indices, {@code W += B A} for LoRA; whole tensors and the head
+     * are already in place. After this the model is an ordinary checkpoint.
+     *
+     * @throws IllegalArgumentException for Adapter modules, which are non-linear and have no place
+     *     in a plain ViT checkpoint
+     */
+    public void merge() {
+        for (var e : layout.decisions().entrySet()) {
+            if (e.getValue() instanceof TensorDecision.Structured s && s.module() == AllocationRule.Module.ADAPTER) {
+                throw new IllegalArgumentException("artifacts with Adapter modules cannot be merged: an Adapter is a"
+                        + " non-linear bottleneck (" + e.getKey() + ") with no place in a plain ViT checkpoint;"
+                        + " load the artifact with its backbone instead");
+            }
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            for (var e : layout.decisions().entrySet()) {
+                String name = e.getKey();
+                NDArray w = model.parameter(name).getArray();
+                if (e.getValue() instanceof TensorDecision.Sparse) {
+                    float[] base = w.toFloatArray();
+                    long[] index = sparseIndex.get(name).toLongArray();
+                    float[] delta = trainables.get(name + ".delta_value").value().toFloatArray();
+                    for (int i = 0; i < index.length; i++) {
+                        base[(int) index[i]] += delta[i];
+                    }
+                    w.set(FloatBuffer.wrap(base));
+                } else if (e.getValue() instanceof TensorDecision.Structured) {
+                    String linear = linearOf(name);
+                    NDArray product = trainables.get(linear + ".lora_B").value().matMul(trainables.get(linear + ".lora_A").value());
+                    product.attach(scratch);
+                    NDArray sum = product.add(w);
+                    w.set(FloatBuffer.wrap(sum.toFloatArray()));
+                }
+            }
+        }
+        model.clearBranches();
+        merged = true;
+    }
+
+    /** Bytes of one float32 copy of everything trained: the size of a gradient, a moment of AdamW. */
+    public long trainableBytes() {
+        return trainableScalars() * Float.BYTES;
+    }
+
+    @Override
+    public void close() {
+        model.clearBranches();
+        model.setTrainable(false);
+        manager.close();
+    }
+
+    private void install(TensorSpec t, TensorDecision decision, long seed) {
+        String name = t.name();
+        Parameter p = model.parameter(name);
+        if (decision instanceof TensorDecision.Frozen) {
+            return;
+        }
+        if (decision instanceof TensorDecision.Whole) {
+            boolean decay = t.shape().dimension() >= 2 && !name.equals("cls_token") && !name.equals("pos_embed");
+            addWhole(name, decay);
+        } else if (decision instanceof TensorDecision.Sparse sparse) {
+            installSparse(t, p, sparse.indices());
+        } else if (decision instanceof TensorDecision.Structured s) {
+            if (s.module() == AllocationRule.Module.LORA) {
+                installLora(t, s.rank(), seed);
+            } else {
+                installAdapter(t, s.rank(), seed);
+            }
+        }
+    }
+
+    private void addWhole(String name, boolean decay) {
+        trainables.put(name, new Trainable(name, model.parameter(name).getArray(), decay, null));
+    }
+
+    private void installSparse(TensorSpec t, Parameter p, int[] indices) {
+        long[] index = new long[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            index[i] = indices[i];
+        }
+        Device device = p.getArray().getDevice();
+        if (mode == Unstructured.MASKED_FULL) {
+            float[] mask = new float[(int) t.size()];
+            for (int i : indices) {
+                mask[i] = 1f;
+            }
+            NDArray m = manager.create(mask, t.shape()).toDevice(device, false);
+            trainables.put(t.name(), new Trainable(t.name(), p.getArray(), false, m));
+            return;
+        }
+        NDArray idx = manager.create(index).toDevice(device, false);
+        NDArray values = manager.zeros(new Shape(index.length), DataType.FLOAT32, device);
+        sparseIndex.put(t.name(), idx);
+        trainables.put(t.name() + ".delta_value", new Trainable(t.name() + ".delta_value", values, false, null));
+        Shape shape = t.shape();
+        long size = t.size();
+        overrides.put(p, base -> {
+            NDArray dense = zeros(new Shape(size), base.getDevice()).scatter(idx, values, 0);
+            return dense.reshape(shape).add(base);
+        });
+    }
+
+    private void installLora(TensorSpec t, int rank, long seed) {
+        String linear = linearOf(t.name());
+        Device device = model.parameter(t.name()).getArray().getDevice();
+        NDArray a = manager.create(kaimingUniform(rank, t.cols(), seed, linear + ".lora_A"), new Shape(rank, t.cols()))
+                .toDevice(device, false);
+        NDArray b = manager.zeros(new Shape(t.rows(), rank), DataType.FLOAT32, device);
+        trainables.put(linear + ".lora_A", new Trainable(linear + ".lora_A", a, true, null));
+        trainables.put(linear + ".lora_B", new Trainable(linear + ".lora_B", b, true, null));
+        boolean dropout = !t.operation().equals("proj");
+        model.setBranch(linear, (x, y, training) -> {
+            NDArray in = dropout && training ? Dropout.dropout(x, MODULE_DROPOUT, true).head() : x;
+            NDArray delta = Linear.linear(Linear.linear(in, a).head(), b).head();
+            return y.add(dropPath(delta, training));
+        });
+    }
+
+    private void installAdapter(TensorSpec t, int rank, long seed) {
+        String linear = linearOf(t.name());
+        Device device = model.parameter(t.name()).getArray().getDevice();
+        int width = t.rows();
+        String down = linear + ".adapter_down.";
+        String up = linear + ".adapter_up.";
+        NDArray dw = manager.create(kaimingUniform(rank, width, seed, down + "weight"), new Shape(rank, width))
+                .toDevice(device, false);
+        NDArray db = manager.create(kaimingUniform(1, width, seed, down + "bias"), new Shape(width))
+                .get("0:" + rank).toDevice(device, false);
+        NDArray uw = manager.zeros(new Shape(width, rank), DataType.FLOAT32, device);
+        NDArray ub = manager.zeros(new Shape(width), DataType.FLOAT32, device);
+        trainables.put(down + "weight", new Trainable(down + "weight", dw, true, null));
+        trainables.put(down + "bias", new Trainable(down + "bias", db, false, null));
+        trainables.put(up + "weight", new Trainable(up + "weight", uw, true, null));
+        trainables.put(up + "bias", new Trainable(up + "bias", ub, false, null));
+        boolean proj = t.operation().equals("proj");
+        model.setBranch(linear, (x, y, training) -> {
+            NDArray source = proj ? x : y;
+            NDArray in = !proj && training ? Dropout.dropout(source, MODULE_DROPOUT, true).head() : source;
+            NDArray hidden = Activation.gelu(Linear.linear(in, dw, db).head());
+            NDArray delta = Linear.linear(hidden, uw, ub).head();
+            return y.add(dropPath(delta, training));
+        });
+    }
+
+    /** Per-sample drop-path on a module's output, from the engine's generator. */
+    private NDArray dropPath(NDArray branch, boolean training) {
+        if (!training) {
+            return branch;
+        }
+        Shape s = branch.getShape();
+        long[] dims = new long[s.dimension()];
+        java.util.Arrays.fill(dims, 1);
+        dims[0] = s.get(0);
+        double keep = 1 - MODULE_DROP_PATH;
+        NDArray mask = branch.getManager().randomUniform(0f, 1f, new Shape(dims), DataType.FLOAT32, branch.getDevice())
+                .lt(keep).toType(DataType.FLOAT32, false).div(keep);
+        return branch.mul(mask);
+    }
+
+    private NDArray zeros(Shape shape, Device device) {
+        if (scope == null) {
+            throw new IllegalStateException("call TunedModel.forward, not the model's own forward");
+        }
+        return scope.zeros(shape, DataType.FLOAT32, device);
+    }
+
+    /**
+     * PyTorch's {@code kaiming_uniform_(w, a=sqrt(5))} for a {@code (rows, fanIn)} weight, which is
+     * also {@code nn.Linear}'s default bias bound: U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
+     */
+    static float[] kaimingUniform(int rows, int fanIn, long seed, String name) {
+        double bound = 1.0 / Math.sqrt(fanIn);
+        var random = new SplittableRandom(seed ^ fnv1a(name));
+        float[] out = new float[rows * fanIn];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
+        }
+        return out;
+    }
+
+    private static long fnv1a(String s) {
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0; i < s.length(); i++) {
+            h ^= s.charAt(i);
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    private static String linearOf(String weightName) {
+        if (!weightName.endsWith(".weight")) {
+            throw new IllegalArgumentException("structured modules go on matrices, not on '" + weightName + "'");
+        }
+        return weightName.substring(0, weightName.length() - ".weight".length());
+    }
+
+    private static java.util.Set<String> backboneNames(VisionTransformer model) {
+        var names = new java.util.LinkedHashSet<String>();
+        for (TensorSpec t : model.space().tensors()) {
+            if (!TuningLayout.isHead(t)) {
+                names.add(t.name());
+            }
+        }
+        return names;
+    }
+}

@@ -1,0 +1,122 @@
+package org.sptspark.tuning;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.TensorDecision;
+import org.sptspark.allocation.TuningPlan;
+import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.TensorRole;
+import org.sptspark.model.TensorSpec;
+
+/**
+ * What one training run trains of the backbone, tensor by tensor: the plan's decisions for SPT,
+ * or a baseline's fixed rule. The head is always trained and is not part of the layout.
+ *
+ * @param method the method
+ * @param decisions one per backbone tensor (every tensor but the head), in parameter-space order
+ * @param rank the structured modules' rank (0 when there are none)
+ * @param planId the plan's id for SPT, else {@code null}
+ * @param budgetLabel the budget as the user wrote it for SPT, else {@code null}
+ * @param budgetTarget the budget's parameter count for SPT, else 0
+ */
+public record TuningLayout(Method method, Map<String, TensorDecision> decisions, int rank, String planId,
+        String budgetLabel, long budgetTarget) {
+
+    private static final TensorDecision FROZEN = new TensorDecision.Frozen();
+
+    public TuningLayout {
+        decisions = Collections.unmodifiableMap(new LinkedHashMap<>(decisions));
+    }
+
+    /** Backbone parameters trained (the budget's count: everything but the head). */
+    public long trainable() {
+        return decisions.values().stream().mapToLong(TensorDecision::trainable).sum();
+    }
+
+    /** The decision for a backbone tensor. */
+    public TensorDecision decision(String name) {
+        TensorDecision d = decisions.get(name);
+        if (d == null) {
+            throw new IllegalArgumentException("the layout has no tensor '" + name + "'");
+        }
+        return d;
+    }
+
+    /**
+     * SPT's layout: the plan's decisions for the scored tensors, the class token whole, the patch
+     * and position embeddings frozen.
+     */
+    public static TuningLayout fromPlan(Method method, TuningPlan plan, String planId, ParameterSpace space) {
+        if (!method.needsPlan()) {
+            throw new IllegalArgumentException("method " + method.id() + " does not take a plan");
+        }
+        AllocationRule.Module expected = method == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
+        if (plan.rule().module() != expected) {
+            throw new IllegalArgumentException("method " + method.id() + " needs a plan made with module "
+                    + expected.id() + ", but this plan uses " + plan.rule().module().id());
+        }
+        if (!plan.backbone().equals(space.config().name())) {
+            throw new IllegalArgumentException("the plan is for backbone " + plan.backbone() + ", not "
+                    + space.config().name());
+        }
+        if (plan.numClasses() != space.config().numClasses()) {
+            throw new IllegalArgumentException("the plan is for a task with " + plan.numClasses()
+                    + " classes, but the model has " + space.config().numClasses());
+        }
+        var map = new LinkedHashMap<String, TensorDecision>();
+        for (TensorSpec t : space.tensors()) {
+            if (isHead(t)) {
+                continue;
+            }
+            if (t.name().equals("cls_token")) {
+                map.put(t.name(), new TensorDecision.Whole(t.size()));
+            } else if (t.isScored()) {
+                map.put(t.name(), plan.entry(t.name()).decision());
+            } else {
+                map.put(t.name(), FROZEN);
+            }
+        }
+        return new TuningLayout(method, map, plan.rule().rank(), planId, plan.budget().label(), plan.budget().target());
+    }
+
+    /** A baseline's layout; {@code rank} sizes the LoRA and Adapter modules. */
+    public static TuningLayout baseline(Method method, ParameterSpace space, int rank) {
+        if (method.needsPlan()) {
+            throw new IllegalArgumentException("method " + method.id() + " needs a plan (--plan)");
+        }
+        boolean structured = method == Method.LORA || method == Method.ADAPTER;
+        if (structured && rank < 1) {
+            throw new IllegalArgumentException("rank must be positive, not " + rank);
+        }
+        var map = new LinkedHashMap<String, TensorDecision>();
+        for (TensorSpec t : space.tensors()) {
+            if (isHead(t)) {
+                continue;
+            }
+            TensorDecision d = switch (method) {
+                case LINEAR -> FROZEN;
+                case FULL -> new TensorDecision.Whole(t.size());
+                case BIAS -> t.name().endsWith(".bias") ? new TensorDecision.Whole(t.size()) : FROZEN;
+                case LORA, ADAPTER -> {
+                    if (t.name().equals("cls_token")) {
+                        yield new TensorDecision.Whole(t.size());
+                    }
+                    if (t.role() != TensorRole.MATRIX) {
+                        yield FROZEN;
+                    }
+                    var module = method == Method.LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
+                    yield new TensorDecision.Structured(module, rank, module.cost(rank, t.rows(), t.cols()));
+                }
+                default -> throw new IllegalStateException(method.id());
+            };
+            map.put(t.name(), d);
+        }
+        return new TuningLayout(method, map, structured ? rank : 0, null, null, 0);
+    }
+
+    static boolean isHead(TensorSpec t) {
+        return t.name().startsWith("head.");
+    }
+}
