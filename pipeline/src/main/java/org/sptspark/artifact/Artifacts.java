@@ -116,6 +116,9 @@ public final class Artifacts {
         } catch (FileNotFoundException e) {
             throw new IllegalArgumentException("no committed artifact at " + folder + ": " + MANIFEST
                     + " is missing (the write never finished, or this is not an artifact folder)", e);
+        } catch (org.apache.hadoop.fs.ChecksumException e) {
+            throw new IllegalArgumentException("artifact " + folder + " is damaged: " + MANIFEST
+                    + " fails the file system's checksum (" + e.getMessage() + ")", e);
         }
         try {
             JsonObject m = JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8)).getAsJsonObject();
@@ -175,6 +178,9 @@ public final class Artifacts {
         } catch (FileNotFoundException e) {
             throw new IllegalArgumentException("artifact " + folder + " is damaged: its manifest lists " + TENSORS
                     + " but the file is missing", e);
+        } catch (org.apache.hadoop.fs.ChecksumException e) {
+            throw new IllegalArgumentException("artifact " + folder + " is damaged: " + TENSORS
+                    + " fails the file system's checksum (" + e.getMessage() + ")", e);
         }
         String actual = LakeFiles.sha256Hex(bytes);
         String recorded = file.get("sha256").getAsString();

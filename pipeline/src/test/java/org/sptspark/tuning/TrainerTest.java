@@ -1,48 +1,307 @@
 package org.sptspark.tuning;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import com.google.gson.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.TensorDecision;
+import org.sptspark.artifact.Artifacts;
+import org.sptspark.artifact.Merge;
+import org.sptspark.data.HadoopFiles;
+import org.sptspark.data.ImageBatch;
 import org.sptspark.data.StructuredTaskGenerator;
+import org.sptspark.model.Checkpoints;
+import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
+import org.sptspark.sensitivity.ScoresStore;
 
+/**
+ * Training an SPT-like layout (sparse deltas, LoRA, whole vectors, class token, head) on a
+ * generated counting task, then the artifact: commit, verification, merge.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TrainerTest {
 
-    static final VitConfig SMALL = new VitConfig("vit_small_test", 32, 8, 3, 48, 3, 3, 96, 8, 1e-6, 0.1);
+    static final StructuredTaskGenerator.Kind KIND = StructuredTaskGenerator.Kind.CLEVR_COUNT;
+    static final VitConfig SMALL = new VitConfig("vit_small_test", 32, 8, 3, 48, 3, 3, 96, KIND.classes, 1e-6, 0.1);
+
+    @TempDir
+    static Path dir;
+
+    Configuration hadoop = HadoopFiles.configuration();
+    NDManager manager;
+    Path backbone;
+    String sha;
+    VisionTransformer model;
+    TuningLayout layout;
+    TunedModel tuned;
+    LabeledImages test;
+    double before;
+    double after;
+    Trainer.Result result;
+
+    @BeforeAll
+    void train() throws Exception {
+        manager = NDManager.newBaseManager();
+        backbone = dir.resolve("backbone.safetensors");
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            Checkpoints.write(VisionTransformer.create(scratch, SMALL, 7), backbone);
+        }
+        sha = Checkpoints.sha256(backbone);
+        model = loadBackbone(SMALL);
+        layout = TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4);
+        var train = TuningFixtures.generated(KIND, "train", 800, 32, 1);
+        test = TuningFixtures.generated(KIND, "test", 300, 32, 1);
+        tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA);
+        before = accuracy(tuned, test).top1();
+        var recipe = new Recipe(25, 64, 3e-3, 1e-4, 2, 1e-6, 1e-5, 0.1, 0, 0);
+        result = Trainer.train(tuned, train, recipe, null, null);
+        after = accuracy(tuned, test).top1();
+    }
+
+    @AfterAll
+    void close() {
+        tuned.close();
+        manager.close();
+    }
 
     @Test
-    void learns() {
-        var kind = StructuredTaskGenerator.Kind.CLEVR_COUNT;
-        var train = TuningFixtures.generated(kind, "train", 800, 32, 1);
-        var test = TuningFixtures.generated(kind, "test", 300, 32, 1);
-        try (NDManager manager = NDManager.newBaseManager()) {
-            var model = VisionTransformer.create(manager, SMALL.withNumClasses(kind.classes), 7);
-            var layout = TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4);
-            try (var tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA)) {
-                int[] all = java.util.stream.IntStream.range(0, test.count()).toArray();
-                var recipe = new Recipe(25, 64, 3e-3, 1e-4, 2, 1e-6, 1e-5, 0.1, 5, 0);
-                var result = Trainer.train(tuned, train, recipe, () -> eval(tuned, test), e -> System.out.println(e));
-                System.out.println(result.seconds() + " s " + result.optimizerStateBytes());
-                assertTrue(true);
+    void theTunedModelLearnsWhatTheFrozenBackboneWithARandomHeadCannot() {
+        double chance = 1.0 / KIND.classes;
+        assertTrue(before < chance + 0.07, "before training: " + before);
+        assertTrue(after > 2.4 * chance, "after training: " + after + " (chance " + chance + ")");
+        assertEquals(25, result.epochs().size());
+        assertEquals(25 * 13, result.steps());
+        assertTrue(result.last().loss() < result.epochs().get(0).loss());
+        // two AdamW moments per trained scalar, and no more: the deltas, not their matrices
+        assertEquals(2 * tuned.trainableBytes(), result.optimizerStateBytes());
+        assertEquals(layout.trainable() + model.space().headSize(), tuned.trainableScalars());
+    }
+
+    @Test
+    void everyBackboneEntryOutsideThePlanIsBitIdenticalToTheCheckpoint() throws Exception {
+        int changedWhole = 0;
+        try (NDManager scratch = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(backbone, scratch)) {
+            for (var e : layout.decisions().entrySet()) {
+                float[] now = model.parameter(e.getKey()).getArray().toFloatArray();
+                float[] then = dict.tensors().get(e.getKey()).toFloatArray();
+                if (e.getValue() instanceof TensorDecision.Whole) {
+                    changedWhole += java.util.Arrays.equals(now, then) ? 0 : 1;
+                    continue;
+                }
+                // frozen, sparse (the delta lives apart) and structured (the branch lives apart) tensors are never written
+                assertArrayEquals(bits(then), bits(now), e.getKey());
+            }
+        }
+        assertEquals(2, changedWhole, "the class token and the whole bias were trained");
+    }
+
+    @Test
+    void theMergedCheckpointReproducesTheTunedLogits() throws Exception {
+        String folder = dir.resolve("lake/artifacts/lora-mixed").toUri().toString();
+        long bytes = Artifacts.write(hadoop, folder, tuned, manifest(layout, sha));
+        assertTrue(Artifacts.committed(hadoop, folder));
+        Path merged = dir.resolve("merged.safetensors");
+        var result = Merge.merge(hadoop, folder, backbone.toUri().toString(), merged.toUri().toString());
+        assertEquals("spt-lora", result.method());
+        assertTrue(bytes < Files.size(backbone) / 4, "artifact " + bytes + " bytes vs checkpoint " + Files.size(backbone));
+
+        NDArray x = test.images(IntStream.range(0, 64).toArray(), 0, 64, manager);
+        float[] expected;
+        try (NDManager step = manager.newSubManager()) {
+            NDArray xs = x.duplicate();
+            xs.attach(step);
+            expected = tuned.forward(xs, false, 0).toFloatArray();
+        }
+        try (NDManager other = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(merged, other)) {
+            var plain = VisionTransformer.create(other, SMALL, 0);
+            Checkpoints.load(plain, dict, Checkpoints.HeadPolicy.LOAD);
+            NDArray xo = other.create(x.toFloatArray(), x.getShape());
+            float[] actual = plain.forward(new ParameterStore(other, false), new NDList(xo), false).head().toFloatArray();
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], 1e-5, "logit " + i);
+            }
+            // outside the planned indices the merged q matrix is the checkpoint's, bit for bit
+            int[] planned = ((TensorDecision.Sparse) layout.decision("blocks.0.attn.q.weight")).indices();
+            float[] q = dict.tensors().get("blocks.0.attn.q.weight").toFloatArray();
+            try (NDManager scratch = NDManager.newBaseManager(); StateDict original = Checkpoints.read(backbone, scratch)) {
+                float[] q0 = original.tensors().get("blocks.0.attn.q.weight").toFloatArray();
+                var set = new java.util.HashSet<Integer>();
+                for (int i : planned) {
+                    set.add(i);
+                }
+                int moved = 0;
+                for (int i = 0; i < q0.length; i++) {
+                    if (set.contains(i)) {
+                        moved += q[i] != q0[i] ? 1 : 0;
+                    } else {
+                        assertEquals(Float.floatToRawIntBits(q0[i]), Float.floatToRawIntBits(q[i]), "entry " + i);
+                    }
+                }
+                assertTrue(moved > planned.length / 2, "the planned entries were trained: " + moved);
             }
         }
     }
 
-    static Accuracy eval(TunedModel tuned, LabeledImages data) {
-        var acc = Accuracy.empty(tuned.model().config().numClasses());
-        var batches = new java.util.ArrayList<org.sptspark.data.ImageBatch>();
-        int[] order = java.util.stream.IntStream.range(0, data.count()).toArray();
+    @Test
+    void aDamagedMissingOrForeignArtifactIsRefusedWithAClearMessage() throws Exception {
+        String folder = dir.resolve("lake/artifacts/refusals").toUri().toString();
+        Artifacts.write(hadoop, folder, tuned, manifest(layout, sha));
+        Path tensors = Path.of(java.net.URI.create(folder)).resolve(Artifacts.TENSORS);
+        String out = dir.resolve("never.safetensors").toUri().toString();
+
+        // another backbone
+        Path other = dir.resolve("other.safetensors");
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            Checkpoints.write(VisionTransformer.create(scratch, SMALL, 8), other);
+        }
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Merge.merge(hadoop, folder, other.toUri().toString(), out));
+        assertTrue(e.getMessage().contains("was trained on backbone") && e.getMessage().contains(sha), e.getMessage());
+
+        // one flipped byte in the tensors
+        byte[] bytes = Files.readAllBytes(tensors);
+        bytes[bytes.length - 3] ^= 0x10;
+        Files.write(tensors, bytes);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Merge.merge(hadoop, folder, backbone.toUri().toString(), out));
+        assertTrue(e.getMessage().contains("is damaged"), e.getMessage());
+        // without the local file system's own checksum file, our SHA-256 check catches it (as on S3)
+        Files.delete(tensors.resolveSibling("." + Artifacts.TENSORS + ".crc"));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Merge.merge(hadoop, folder, backbone.toUri().toString(), out));
+        assertTrue(e.getMessage().contains("is damaged") && e.getMessage().contains("its manifest records"), e.getMessage());
+
+        // no manifest: not committed
+        Files.delete(Path.of(java.net.URI.create(folder)).resolve(Artifacts.MANIFEST));
+        assertFalse(Artifacts.committed(hadoop, folder));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Merge.merge(hadoop, folder, backbone.toUri().toString(), out));
+        assertTrue(e.getMessage().contains("no committed artifact") && e.getMessage().contains("manifest.json"),
+                e.getMessage());
+        assertFalse(Files.exists(Path.of(java.net.URI.create(out))), "nothing is written on refusal");
+    }
+
+    @Test
+    void adapterArtifactsLoadButAreNotMerged() throws Exception {
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            var m = VisionTransformer.create(scratch, SMALL, 0);
+            try (StateDict dict = Checkpoints.read(backbone, scratch)) {
+                Checkpoints.load(m, dict, Checkpoints.HeadPolicy.DROP);
+            }
+            var adapterLayout = TuningFixtures.mixed(m.space(), AllocationRule.Module.ADAPTER, 2);
+            String folder = dir.resolve("lake/artifacts/adapter").toUri().toString();
+            try (var t = TunedModel.forTraining(m, adapterLayout, 1, TunedModel.Unstructured.DELTA)) {
+                Artifacts.write(hadoop, folder, t, manifest(adapterLayout, sha));
+            }
+            var loaded = Artifacts.read(hadoop, folder, sha, m.space(), scratch);
+            assertEquals(adapterLayout.decisions().keySet(), loaded.layout().decisions().keySet());
+            for (var e : adapterLayout.decisions().entrySet()) {
+                assertEquals(e.getValue().kind(), loaded.layout().decision(e.getKey()).kind(), e.getKey());
+                assertEquals(e.getValue().trainable(), loaded.layout().decision(e.getKey()).trainable(), e.getKey());
+            }
+            var e = assertThrows(IllegalArgumentException.class, () -> Merge.merge(hadoop, folder,
+                    backbone.toUri().toString(), dir.resolve("adapter-merged.safetensors").toUri().toString()));
+            assertTrue(e.getMessage().contains("cannot be merged"), e.getMessage());
+        }
+    }
+
+    @Test
+    void trainingIsDeterministicForASeed() {
+        var data = TuningFixtures.generated(KIND, "train", 96, 32, 5);
+        var recipe = new Recipe(2, 32, 1e-3, 1e-4, 1, 1e-6, 1e-5, 0.1, 0, 42);
+        List<Map<String, float[]>> runs = new ArrayList<>();
+        for (int run = 0; run < 2; run++) {
+            try (NDManager scratch = NDManager.newBaseManager()) {
+                var m = VisionTransformer.create(scratch, SMALL, 0);
+                try (StateDict dict = Checkpoints.read(backbone, scratch)) {
+                    Checkpoints.load(m, dict, Checkpoints.HeadPolicy.DROP);
+                } catch (java.io.IOException ex) {
+                    throw new java.io.UncheckedIOException(ex);
+                }
+                try (var t = TunedModel.forTraining(m, TuningFixtures.mixed(m.space(), AllocationRule.Module.ADAPTER, 2),
+                        recipe.seed(), TunedModel.Unstructured.DELTA)) {
+                    Trainer.train(t, data, recipe, null, null);
+                    var values = new HashMap<String, float[]>();
+                    for (NDArray a : t.export(scratch)) {
+                        values.put(a.getName(), a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
+                    }
+                    runs.add(values);
+                }
+            }
+        }
+        assertEquals(runs.get(0).keySet(), runs.get(1).keySet());
+        for (String name : runs.get(0).keySet()) {
+            assertArrayEquals(bits(runs.get(0).get(name)), bits(runs.get(1).get(name)), name);
+        }
+    }
+
+    private VisionTransformer loadBackbone(VitConfig config) throws Exception {
+        var m = VisionTransformer.create(manager, config, 0);
+        try (StateDict dict = Checkpoints.read(backbone, manager)) {
+            Checkpoints.load(m, dict, Checkpoints.HeadPolicy.DROP);
+        }
+        return m;
+    }
+
+    static JsonObject manifest(TuningLayout layout, String sha) {
+        var m = new JsonObject();
+        var task = new JsonObject();
+        task.addProperty("name", "gen_clevr_count");
+        task.addProperty("classes", KIND.classes);
+        m.add("task", task);
+        var b = new JsonObject();
+        b.addProperty("preset", SMALL.name());
+        b.add("architecture", ScoresStore.architectureJson(SMALL));
+        b.addProperty("sha256", sha);
+        m.add("backbone", b);
+        m.addProperty("method", layout.method().id());
+        m.addProperty("rank", layout.rank());
+        return m;
+    }
+
+    static Accuracy accuracy(TunedModel tuned, LabeledImages data) {
+        var batches = new ArrayList<ImageBatch>();
+        int[] order = IntStream.range(0, data.count()).toArray();
+        int per = 3 * data.size() * data.size();
         for (int from = 0; from < data.count(); from += 100) {
             int to = Math.min(data.count(), from + 100);
-            float[] px = new float[(to - from) * 3 * data.size() * data.size()];
+            float[] px = new float[(to - from) * per];
             for (int i = from; i < to; i++) {
-                System.arraycopy(data.pixels()[i], 0, px, (i - from) * data.pixels()[i].length, data.pixels()[i].length);
+                System.arraycopy(data.pixels()[i], 0, px, (i - from) * per, per);
             }
-            batches.add(new org.sptspark.data.ImageBatch(data.size(), px, data.labels(order, from, to), new long[to - from]));
+            batches.add(new ImageBatch(data.size(), px, data.labels(order, from, to), new long[to - from]));
         }
         return Trainer.evaluate(tuned, batches, tuned.model().config().numClasses());
+    }
+
+    static int[] bits(float[] values) {
+        int[] out = new int[values.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Float.floatToRawIntBits(values[i]);
+        }
+        return out;
     }
 }

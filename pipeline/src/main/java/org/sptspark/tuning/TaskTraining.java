@@ -1,0 +1,262 @@
+package org.sptspark.tuning;
+
+import ai.djl.ndarray.NDManager;
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.sptspark.allocation.PlanJson;
+import org.sptspark.allocation.TuningPlan;
+import org.sptspark.artifact.Artifacts;
+import org.sptspark.data.DatasetReader;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.Sample;
+import org.sptspark.data.Split;
+import org.sptspark.data.TaskSpec;
+import org.sptspark.model.Checkpoints;
+import org.sptspark.model.StateDict;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitConfig;
+import org.sptspark.sensitivity.ScoresStore;
+
+/**
+ * SPT's stage 3 for one (task, method, budget), without Spark: load the backbone, build the
+ * method's layout (from the plan for SPT), train on {@code train800val200}, evaluate top-1 on
+ * {@code test}, and commit the artifact. A committed artifact is not redone unless forced.
+ */
+public final class TaskTraining {
+
+    private TaskTraining() {}
+
+    /**
+     * One training run.
+     *
+     * @param config the backbone's architecture with the task's classes and the recipe's drop-path
+     * @param planUri the plan JSON for SPT methods, else {@code null}
+     * @param rank the baselines' LoRA/Adapter rank (SPT takes its plan's)
+     * @param versions recorded in the manifest
+     */
+    public record Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
+            VitConfig config, Normalization normalization, Method method, String planUri, int rank, Recipe recipe,
+            String lake, int evalBatchSize, boolean force, String versions) implements Serializable {}
+
+    /**
+     * What a run produced, or found committed.
+     *
+     * @param budgetLabel the plan's budget for SPT, else {@code null}
+     * @param achieved backbone parameters trained (the budget's count)
+     * @param trainableWithHead everything trained, the head included
+     * @param perClass top-1 per class on test
+     */
+    public record Outcome(String folder, String method, String budgetLabel, long budgetTarget, long achieved,
+            long trainableWithHead, double top1, double[] perClass, long testImages, double trainSeconds,
+            double evalSeconds, long artifactBytes, String planId, boolean reused) implements Serializable {}
+
+    /** The artifact folder a request commits to. */
+    public static String folder(Request r, Configuration hadoop) {
+        String budget = r.method().needsPlan() ? plan(r, hadoop).budget().label() : null;
+        return Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(), r.method(), budget);
+    }
+
+    /**
+     * Trains, evaluates and commits, or returns the committed outcome.
+     *
+     * @param device where the model lives (a task's GPU, or the CPU)
+     * @param log receives progress lines (one per epoch)
+     */
+    public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
+        TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
+        String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
+                r.method(), plan == null ? null : plan.budget().label());
+        try {
+            if (!r.force() && Artifacts.committed(hadoop, folder)) {
+                log.accept("committed artifact exists at " + folder + "; not retraining");
+                return outcome(folder, Artifacts.manifest(hadoop, folder), true);
+            }
+            var reader = new DatasetReader(hadoop);
+            List<Sample> train = reader.read(r.dataRoot(), r.task(), Split.TRAINVAL);
+            List<Sample> val = reader.read(r.dataRoot(), r.task(), Split.VAL);
+            List<Sample> test = reader.read(r.dataRoot(), r.task(), Split.TEST);
+            int size = r.config().imageSize();
+            try (NDManager manager = NDManager.newBaseManager(device)) {
+                VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
+                loadBackbone(model, r, hadoop, manager);
+                TuningLayout layout = plan != null
+                        ? TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space())
+                        : TuningLayout.baseline(r.method(), model.space(), r.rank());
+                long started = System.nanoTime();
+                LabeledImages trainImages = LabeledImages.load(train, hadoop, size, r.normalization());
+                LabeledImages valImages = LabeledImages.load(val, hadoop, size, r.normalization());
+                log.accept(String.format(Locale.ROOT, "%s %s: %d training images decoded in %.1f s; training %,d + %,d (head) parameters",
+                        r.task().name(), label(r.method(), plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
+                        layout.trainable(), model.space().headSize()));
+                try (var tuned = TunedModel.forTraining(model, layout, r.recipe().seed(), TunedModel.Unstructured.DELTA)) {
+                    String name = r.task().name() + " " + label(r.method(), plan);
+                    Trainer.Result result = Trainer.train(tuned, trainImages, r.recipe(),
+                            () -> Trainer.evaluate(tuned, batches(valImages, r.evalBatchSize()), r.task().classes()),
+                            e -> log.accept(String.format(Locale.ROOT,
+                                    "%s epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%s", name, e.epoch(),
+                                    e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond(),
+                                    Double.isNaN(e.monitorAccuracy()) ? "" : String.format(Locale.ROOT, " val top-1 %.3f",
+                                            e.monitorAccuracy()))));
+                    long evalStarted = System.nanoTime();
+                    Accuracy accuracy = Trainer.evaluate(tuned,
+                            LabeledImages.stream(test, hadoop, size, r.normalization(), r.evalBatchSize()), r.task().classes());
+                    double evalSeconds = (System.nanoTime() - evalStarted) / 1e9;
+                    log.accept(String.format(Locale.ROOT, "%s: test top-1 %.4f on %d images", name, accuracy.top1(),
+                            accuracy.images()));
+                    JsonObject manifest = manifest(r, plan, layout, tuned, result, accuracy, evalSeconds, trainImages.count());
+                    Artifacts.write(hadoop, folder, tuned, manifest);
+                    log.accept("committed " + folder);
+                    return outcome(folder, Artifacts.manifest(hadoop, folder), false);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("training " + r.task().name() + " " + r.method().id() + " failed on I/O", e);
+        }
+    }
+
+    /** The plan a SPT request names. */
+    public static TuningPlan plan(Request r, Configuration hadoop) {
+        if (r.planUri() == null) {
+            throw new IllegalArgumentException("method " + r.method().id() + " needs a plan (--plan)");
+        }
+        Path path = new Path(r.planUri());
+        try (InputStream in = path.getFileSystem(hadoop).open(path)) {
+            return PlanJson.read(new String(in.readAllBytes(), StandardCharsets.UTF_8), r.planUri());
+        } catch (java.io.FileNotFoundException e) {
+            throw new IllegalArgumentException("plan " + r.planUri() + " does not exist (run spt allocate first)", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read plan " + r.planUri(), e);
+        }
+    }
+
+    private static void loadBackbone(VisionTransformer model, Request r, Configuration hadoop, NDManager manager)
+            throws IOException {
+        Path path = new Path(r.backboneUri());
+        try (InputStream in = path.getFileSystem(hadoop).open(path);
+                StateDict dict = Checkpoints.read(in, r.backboneUri(), manager)) {
+            if (!dict.sha256().equals(r.backboneSha())) {
+                throw new IllegalStateException("checkpoint " + r.backboneUri() + " has sha256 " + dict.sha256()
+                        + ", but the job expected " + r.backboneSha() + " (was it replaced during the run?)");
+            }
+            Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
+        }
+    }
+
+    private static Iterable<org.sptspark.data.ImageBatch> batches(LabeledImages images, int batchSize) {
+        var out = new java.util.ArrayList<org.sptspark.data.ImageBatch>();
+        int per = 3 * images.size() * images.size();
+        for (int from = 0; from < images.count(); from += batchSize) {
+            int to = Math.min(images.count(), from + batchSize);
+            float[] px = new float[(to - from) * per];
+            long[] labels = new long[to - from];
+            long[] rows = new long[to - from];
+            for (int i = from; i < to; i++) {
+                System.arraycopy(images.pixels()[i], 0, px, (i - from) * per, per);
+                labels[i - from] = images.labels()[i];
+                rows[i - from] = i;
+            }
+            out.add(new org.sptspark.data.ImageBatch(images.size(), px, labels, rows));
+        }
+        return out;
+    }
+
+    private static String label(Method method, TuningPlan plan) {
+        return plan == null ? method.id() : method.id() + " @ " + plan.budget().label();
+    }
+
+    private static JsonObject manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
+            Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
+        var m = new JsonObject();
+        var task = new JsonObject();
+        task.addProperty("suite", r.suite());
+        task.addProperty("name", r.task().name());
+        task.addProperty("classes", r.task().classes());
+        task.addProperty("group", r.task().group());
+        task.addProperty("data", r.dataRoot());
+        m.add("task", task);
+        var backbone = new JsonObject();
+        backbone.addProperty("preset", r.config().name());
+        backbone.add("architecture", ScoresStore.architectureJson(r.config()));
+        backbone.addProperty("checkpoint", r.backboneUri());
+        backbone.addProperty("sha256", r.backboneSha());
+        m.add("backbone", backbone);
+        m.addProperty("method", r.method().id());
+        m.addProperty("rank", layout.rank());
+        var budget = new JsonObject();
+        if (plan != null) {
+            budget.addProperty("label", plan.budget().label());
+            budget.addProperty("target", plan.budget().target());
+        }
+        budget.addProperty("achieved", layout.trainable());
+        m.add("budget", budget);
+        var trainable = new JsonObject();
+        trainable.addProperty("backbone", layout.trainable());
+        trainable.addProperty("head", tuned.model().space().headSize());
+        trainable.addProperty("total", tuned.tunedScalars());
+        m.add("trainable", trainable);
+        if (plan != null) {
+            var p = new JsonObject();
+            p.addProperty("id", PlanJson.id(plan));
+            p.addProperty("uri", r.planUri());
+            p.addProperty("scores", plan.scoresId());
+            p.addProperty("unstructured", plan.totals().unstructured());
+            p.addProperty("structured", plan.totals().structured());
+            p.addProperty("whole", plan.totals().whole());
+            m.add("plan", p);
+        }
+        m.add("recipe", new Gson().toJsonTree(r.recipe()));
+        m.addProperty("normalization", r.normalization().name());
+        var metrics = new JsonObject();
+        metrics.addProperty("top1", accuracy.top1());
+        metrics.addProperty("testImages", accuracy.images());
+        var perClass = new JsonArray();
+        for (double v : accuracy.perClass()) {
+            perClass.add(Double.isNaN(v) ? null : v);
+        }
+        metrics.add("perClassTop1", perClass);
+        Trainer.Epoch last = result.last();
+        metrics.addProperty("trainLoss", last.loss());
+        metrics.addProperty("trainTop1", last.accuracy());
+        if (!Double.isNaN(last.monitorAccuracy())) {
+            metrics.addProperty("valTop1", last.monitorAccuracy());
+        }
+        metrics.addProperty("trainImages", trainImages);
+        metrics.addProperty("trainSeconds", result.seconds());
+        metrics.addProperty("evalSeconds", evalSeconds);
+        metrics.addProperty("steps", result.steps());
+        metrics.addProperty("optimizerStateBytes", result.optimizerStateBytes());
+        m.add("metrics", metrics);
+        m.add("versions", com.google.gson.JsonParser.parseString(r.versions() == null ? "{}" : r.versions()));
+        return m;
+    }
+
+    /** An outcome read back from a committed manifest. */
+    public static Outcome outcome(String folder, JsonObject m, boolean reused) {
+        JsonObject metrics = m.getAsJsonObject("metrics");
+        JsonObject budget = m.getAsJsonObject("budget");
+        JsonArray pc = metrics.getAsJsonArray("perClassTop1");
+        double[] perClass = new double[pc.size()];
+        for (int i = 0; i < perClass.length; i++) {
+            perClass[i] = pc.get(i).isJsonNull() ? Double.NaN : pc.get(i).getAsDouble();
+        }
+        String planId = m.has("plan") ? m.getAsJsonObject("plan").get("id").getAsString() : null;
+        return new Outcome(folder, m.get("method").getAsString(),
+                budget.has("label") ? budget.get("label").getAsString() : null,
+                budget.has("target") ? budget.get("target").getAsLong() : 0, budget.get("achieved").getAsLong(),
+                m.getAsJsonObject("trainable").get("total").getAsLong(), metrics.get("top1").getAsDouble(), perClass,
+                metrics.get("testImages").getAsLong(), metrics.get("trainSeconds").getAsDouble(),
+                metrics.get("evalSeconds").getAsDouble(),
+                m.getAsJsonObject("files").getAsJsonObject(Artifacts.TENSORS).get("bytes").getAsLong(), planId, reused);
+    }
+}
