@@ -39,7 +39,7 @@ final class AllocateCommand implements Callable<Integer> {
     String scores;
 
     @Option(names = "--budget", required = true, split = ",",
-            description = "Budgets: 400000, 0.4M, 400k, 0.47% or 0.0047 (of the backbone), comma-separated.")
+            description = "Budgets: 400000, 0.4M, 400k, 0.47%% or 0.0047 (of the backbone), comma-separated.")
     List<String> budgets;
 
     @Option(names = "--method", defaultValue = "lora", description = "lora or adapter (default: ${DEFAULT-VALUE}).")

@@ -109,12 +109,7 @@ final class SensitivityCommand implements Callable<Integer> {
         provenance.addProperty("normalization", normalization);
         provenance.addProperty("wallSeconds", result.seconds());
         provenance.addProperty("createdAt", Instant.now().toString());
-        var versions = new JsonObject();
-        for (String v : new Versions().getVersion()) {
-            versions.addProperty(v.substring(0, v.indexOf(' ')), v.substring(v.indexOf(' ') + 1));
-        }
-        versions.addProperty("Spark", spark.version());
-        provenance.add("versions", versions);
+        provenance.add("versions", Versions.json(spark));
         ScoresStore.write(hadoop, folder, result.scores(), provenance);
         out.printf(Locale.ROOT, "scored %d parameters of %s on %s (%d batches of %d, %.1f s); committed to %s%n",
                 result.scores().space().scoredSize(), preset, t.name(), result.batches(), batchSize, result.seconds(), folder);

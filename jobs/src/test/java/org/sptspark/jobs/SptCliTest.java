@@ -82,7 +82,7 @@ class SptCliTest {
 
     /** SPT stages 1 and 2 through the command line, on a generated task and a random demo backbone. */
     @Test
-    void sensitivityThenAllocateWritesScoresPlansAndTheAllocationTable() throws Exception {
+    void sensitivityAllocateTrainAndMergeThroughTheLake() throws Exception {
         assertEquals(0, run("generate", "--task", "gen_dsprites_ori", "--out", dir.resolve("data").toString(),
                 "--test-size", "10").exit());
         Path backbone = dir.resolve("demo.safetensors");
@@ -120,5 +120,48 @@ class SptCliTest {
         Run bad = run("allocate", "--scores", scores.toString(), "--budget", "0", "--lake", lake);
         assertEquals(2, bad.exit());
         assertTrue(bad.err().contains("budget '0' must be positive"), bad.err());
+
+        // stage 3: SPT under the 10k plan and a baseline, one short epoch each, into artifacts and the results table
+        String plan = dir.resolve("lake/plans/demo/gen_dsprites_ori").resolve(scores.getFileName())
+                .resolve("spt-adapter-10k.json").toString();
+        String[] common = {"--suite", "demo", "--task", "gen_dsprites_ori", "--data", dir.resolve("data").toString(),
+            "--backbone", backbone.toString(), "--preset", "vit_demo_patch4_32", "--lake", lake, "--epochs", "1",
+            "--run", "t1"};
+        Run spt = run(concat(new String[] {"train", "--method", "spt-adapter", "--plan", plan}, common));
+        assertEquals(0, spt.exit(), spt.err());
+        assertTrue(spt.out().contains("gen_dsprites_ori spt-adapter @ 10k: top-1"), spt.out());
+        assertTrue(spt.err().contains("epoch 1/1"), "progress per epoch: " + spt.err());
+        Run linear = run(concat(new String[] {"train", "--method", "linear"}, common));
+        assertEquals(0, linear.exit(), linear.err());
+        Run again2 = run(concat(new String[] {"train", "--method", "spt-adapter", "--plan", plan}, common));
+        assertEquals(0, again2.exit(), again2.err());
+        assertTrue(again2.out().contains("(committed earlier)"), again2.out());
+        var results = spark.read().parquet(lake + "/tables/results").where("run = 't1'");
+        assertEquals(3, results.count());
+        assertEquals(1, results.where("method = 'linear' AND budget IS NULL AND budget_achieved = 0").count());
+        assertEquals(2, results.where("method = 'spt-adapter' AND budget = '10k' AND budget_target = 10000").count());
+
+        Path artifacts = dir.resolve("lake/artifacts/demo/gen_dsprites_ori");
+        Path folder;
+        try (var found = Files.list(artifacts)) {
+            folder = found.findFirst().orElseThrow();
+        }
+        Run merged = run("merge", "--artifact", folder.resolve("linear").toString(), "--backbone", backbone.toString(),
+                "--out", dir.resolve("merged.safetensors").toString());
+        assertEquals(0, merged.exit(), merged.err());
+        assertTrue(Files.size(dir.resolve("merged.safetensors")) > 1_000_000);
+        Run adapter = run("merge", "--artifact", folder.resolve("spt-adapter-10k").toString(), "--backbone",
+                backbone.toString(), "--out", dir.resolve("never.safetensors").toString());
+        assertEquals(2, adapter.exit());
+        assertTrue(adapter.err().contains("cannot be merged"), adapter.err());
+        Run noPlan = run(concat(new String[] {"train", "--method", "spt-lora"}, common));
+        assertEquals(2, noPlan.exit());
+        assertTrue(noPlan.err().contains("needs --plan"), noPlan.err());
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

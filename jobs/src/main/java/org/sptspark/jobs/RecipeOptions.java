@@ -1,0 +1,43 @@
+package org.sptspark.jobs;
+
+import org.sptspark.tuning.Recipe;
+import picocli.CommandLine.Option;
+
+/** The training recipe's options; the defaults are SPT's VTAB-1k recipe. */
+final class RecipeOptions {
+
+    @Option(names = "--epochs", defaultValue = "100", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--warmup-epochs", defaultValue = "10", description = "Linear warm-up epochs (default: ${DEFAULT-VALUE}).")
+    int warmupEpochs;
+
+    @Option(names = "--batch-size", defaultValue = "64", description = "Images per step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--weight-decay", defaultValue = "1e-4", description = "AdamW decay on matrices (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--warmup-lr", defaultValue = "1e-6", description = "Learning rate of epoch 0 (default: ${DEFAULT-VALUE}).")
+    double warmupLr;
+
+    @Option(names = "--min-lr", defaultValue = "1e-5", description = "Cosine floor (default: ${DEFAULT-VALUE}).")
+    double minLr;
+
+    @Option(names = "--drop-path", defaultValue = "0.1", description = "Backbone drop-path while training (default: ${DEFAULT-VALUE}).")
+    double dropPath;
+
+    @Option(names = "--eval-every", defaultValue = "10", description = "Evaluate on val200 every N epochs, 0 for never (default: ${DEFAULT-VALUE}).")
+    int evalEvery;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seeds the head, modules, shuffling and masks (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    Recipe recipe() {
+        return new Recipe(epochs, batchSize, lr, weightDecay, Math.min(warmupEpochs, epochs), warmupLr, minLr, dropPath,
+                evalEvery, seed);
+    }
+}

@@ -1,0 +1,115 @@
+package org.sptspark.jobs;
+
+import ai.djl.engine.Engine;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.Suite;
+import org.sptspark.data.TaskSpec;
+import org.sptspark.model.VitConfig;
+import org.sptspark.model.VitPresets;
+import org.sptspark.tuning.Method;
+import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.ResultsTable;
+import org.sptspark.tuning.TaskTraining;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** SPT stage 3 (or a baseline) for one task: train, evaluate, commit the artifact, append a results row. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train one task with one method (SPT under a plan, or a baseline), evaluate top-1 on test,",
+            "commit the artifact to the lake and append a row to the results table."})
+final class TrainCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--suite", defaultValue = "vtab-1k", description = "Suite name or .conf file (default: ${DEFAULT-VALUE}).")
+    String suite;
+
+    @Option(names = "--task", required = true, description = "The task.")
+    String task;
+
+    @Option(names = "--data", required = true, description = "The suite's data root (folder or Hadoop URI).")
+    String data;
+
+    @Option(names = "--backbone", required = true, description = "Backbone checkpoint (safetensors or Google npz; path or Hadoop URI).")
+    String backbone;
+
+    @Option(names = "--preset", required = true, description = "The backbone's architecture preset.")
+    String preset;
+
+    @Option(names = "--lake", required = true, description = "Lake root (folder or Hadoop URI).")
+    String lake;
+
+    @Option(names = "--method", defaultValue = "spt-lora",
+            description = "spt-lora, spt-adapter (need --plan), lora, adapter, linear, full, bias (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = "--plan", description = "The plan JSON for spt-lora / spt-adapter (written by spt allocate).")
+    String plan;
+
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank of the lora and adapter baselines (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Mixin
+    RecipeOptions recipe;
+
+    @Option(names = "--normalization", defaultValue = "imagenet", description = "imagenet or half (default: ${DEFAULT-VALUE}).")
+    String normalization;
+
+    @Option(names = "--eval-batch-size", defaultValue = "128", description = "Images per evaluation batch (default: ${DEFAULT-VALUE}).")
+    int evalBatchSize;
+
+    @Option(names = "--run", description = "Run id of the results-table partition (default: train-<time>).")
+    String run;
+
+    @Option(names = "--force", description = "Retrain even when a committed artifact exists.")
+    boolean force;
+
+    @Override
+    public Integer call() throws Exception {
+        Suite s = Suite.load(suite);
+        TaskSpec t = s.task(task);
+        Method m = Method.parse(method);
+        if (m.needsPlan() && plan == null) {
+            throw new IllegalArgumentException("method " + m.id() + " needs --plan (run spt allocate first)");
+        }
+        if (!m.needsPlan() && plan != null) {
+            throw new IllegalArgumentException("method " + m.id() + " is a baseline and takes no --plan");
+        }
+        Recipe r = recipe.recipe();
+        VitConfig config = VitPresets.get(preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
+        SparkSession spark = SparkSessions.get("spt train " + task + " " + m.id());
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        String sha = SensitivityCommand.sha256(hadoop, backbone);
+        String versions = Versions.json(spark).toString();
+        var request = new TaskTraining.Request(s.name(), t, data, backbone, sha, config, Normalization.named(normalization),
+                m, plan, rank, r, lake, evalBatchSize, force, versions);
+        var out = spec.commandLine().getOut();
+        var err = spec.commandLine().getErr();
+        TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {
+            err.println(line);
+            err.flush();
+        });
+        String runId = run != null ? run : "train-" + Instant.now().toString().replace(':', '-');
+        String table = new Path(new Path(lake, "tables"), "results").toString();
+        spark.createDataFrame(List.of(ResultsTable.row(runId, s.name(), t, preset, sha, o, versions)), ResultsTable.SCHEMA)
+                .coalesce(1).write().mode(SaveMode.Append).partitionBy("run").parquet(table);
+        out.printf(Locale.ROOT, "%s %s%s: top-1 %.4f on %d test images; %,d parameters trained (+%,d head)%s%n",
+                t.name(), m.id(), o.budgetLabel() == null ? "" : " @ " + o.budgetLabel(), o.top1(), o.testImages(),
+                o.achieved(), o.trainableWithHead() - o.achieved(), o.reused() ? " (committed earlier)" : "");
+        out.printf(Locale.ROOT, "artifact: %s (%,d bytes)%nresults: %s (run=%s)%n", o.folder(), o.artifactBytes(), table, runId);
+        out.flush();
+        return 0;
+    }
+}
