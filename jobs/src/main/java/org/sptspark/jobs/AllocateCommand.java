@@ -78,12 +78,10 @@ final class AllocateCommand implements Callable<Integer> {
         List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed);
 
         String runId = run != null ? run : "allocate-" + Instant.now().toString().replace(':', '-');
-        Path planDir = new Path(new Path(new Path(new Path(lake, "plans"), suite), task), new Path(scores).getName());
         var rows = new ArrayList<Row>();
         var out = spec.commandLine().getOut();
         for (TuningPlan plan : plans) {
-            Path file = new Path(planDir, "spt-" + rule.module().id() + "-" + plan.budget().label() + ".json");
-            LakeFiles.writeAtomically(hadoop, file, PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
+            String file = org.sptspark.allocation.PlanStore.write(hadoop, lake, suite, task, scores, plan);
             rows.addAll(AllocationTable.rows(runId, suite, task, plan));
             var t = plan.totals();
             out.printf(Locale.ROOT, "%-8s target %,10d achieved %,10d (sparse %,d, %s %,d, whole vectors %,d, cls %d; head %,d"

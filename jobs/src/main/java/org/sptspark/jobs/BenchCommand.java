@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** Benchmarks that print figures for BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print figures.",
         subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class, BenchCommand.Data.class,
-            BenchCommand.Sensitivity.class})
+            BenchCommand.Sensitivity.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
 
     @Spec
@@ -195,6 +195,118 @@ final class BenchCommand implements Runnable {
                 out.flush();
             }
             return 0;
+        }
+    }
+
+    /** Training cost per preset and method, each in its own JVM so peak memory is per method. */
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = {"Training step time, trained and updated scalars, AdamW state, peak process memory (RSS)",
+                "and artifact size vs the full checkpoint, per preset and method; spt-lora-masked is the reference's",
+                "masked-full-gradient unstructured tuning on the same plan. Each (preset, method) runs in a fresh JVM."})
+    static final class Train implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--presets", split = ",", defaultValue = "vit_demo_patch4_32,vit_base_patch16_224",
+                description = "Comma-separated presets (default: ${DEFAULT-VALUE}).")
+        List<String> presets;
+
+        @Option(names = "--methods", split = ",",
+                defaultValue = "linear,bias,lora,adapter,full,spt-lora,spt-adapter,spt-lora-masked",
+                description = "Comma-separated methods (default: ${DEFAULT-VALUE}).")
+        List<String> methods;
+
+        @Option(names = "--budget", defaultValue = "0.47%",
+                description = "SPT budget, planned on random scores (default: 0.47%%, which is 0.4M of ViT-B).")
+        String budget;
+
+        @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank (default: ${DEFAULT-VALUE}).")
+        int rank;
+
+        @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--steps", defaultValue = "3", description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Option(names = "--in-process", description = "Run every row in this JVM (peak memory is then cumulative).")
+        boolean inProcess;
+
+        @Override
+        public Integer call() throws Exception {
+            if (batch < 1 || steps < 1 || warmup < 0) {
+                throw new IllegalArgumentException("--batch and --steps must be positive, --warmup not negative");
+            }
+            for (String m : methods) {
+                if (!org.sptspark.tuning.TrainingBenchmark.methods().contains(m)) {
+                    throw new IllegalArgumentException("unknown method '" + m + "': choose from "
+                            + org.sptspark.tuning.TrainingBenchmark.methods());
+                }
+            }
+            presets.forEach(VitPresets::get);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",
+                    ai.djl.engine.Engine.getInstance().getEngineName(), ai.djl.engine.Engine.getInstance().getVersion(),
+                    Runtime.getRuntime().availableProcessors(), batch, steps,
+                    inProcess ? "one JVM (peak RSS cumulative)" : "one JVM per row");
+            out.printf(Locale.ROOT, "%-22s %-16s %7s %12s %12s %12s %9s %8s %10s %12s %14s%n", "preset", "method", "budget",
+                    "trained", "updated", "AdamW bytes", "step s", "img/s", "peak RSS", "artifact B", "checkpoint B");
+            out.flush();
+            var gson = new com.google.gson.Gson();
+            for (String preset : presets) {
+                for (String method : methods) {
+                    org.sptspark.tuning.TrainingBenchmark.Row r;
+                    if (inProcess) {
+                        r = org.sptspark.tuning.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
+                                batch, warmup, steps);
+                    } else {
+                        r = gson.fromJson(fork(preset, method), org.sptspark.tuning.TrainingBenchmark.Row.class);
+                    }
+                    out.printf(Locale.ROOT, "%-22s %-16s %7s %,12d %,12d %,12d %9.3f %8.1f %7.0f MB %12s %,14d%n",
+                            r.preset(), r.method(), r.budget() == null ? "-" : r.budget(), r.tuned(), r.updated(),
+                            r.optimizerBytes(), r.stepSeconds(), r.imagesPerSecond(), r.peakRssBytes() / 1048576.0,
+                            r.artifactBytes() < 0 ? "-" : String.format(Locale.ROOT, "%,d", r.artifactBytes()),
+                            r.checkpointBytes());
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+
+        /** Runs one row in a fresh JVM with this JVM's flags and class path; returns its JSON. */
+        private String fork(String preset, String method) throws Exception {
+            var command = new java.util.ArrayList<String>();
+            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            command.add("-cp");
+            command.add(System.getProperty("java.class.path"));
+            command.add(Row.class.getName());
+            command.addAll(List.of(preset, method, budget, String.valueOf(rank), String.valueOf(batch),
+                    String.valueOf(warmup), String.valueOf(steps)));
+            Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("benchmark JVM for " + preset + " " + method + " failed (exit "
+                        + p.exitValue() + ")");
+            }
+            return output.lines().filter(l -> l.startsWith("ROW ")).findFirst()
+                    .orElseThrow(() -> new IllegalStateException("benchmark JVM printed no row")).substring(4);
+        }
+    }
+
+    /** Entry point of one forked benchmark row: prints {@code ROW <json>}. */
+    static final class Row {
+        private Row() {}
+
+        public static void main(String[] a) {
+            var r = org.sptspark.tuning.TrainingBenchmark.measure(VitPresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
+                    Integer.parseInt(a[4]), Integer.parseInt(a[5]), Integer.parseInt(a[6]));
+            System.out.println("ROW " + new com.google.gson.Gson().toJson(r));
+            System.exit(0);
         }
     }
 }

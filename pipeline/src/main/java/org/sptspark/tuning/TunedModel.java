@@ -90,6 +90,8 @@ public final class TunedModel implements AutoCloseable {
     private final ParameterStore store;
     private NDManager scope;
     private boolean merged;
+    private NDArray lastDropoutInput;
+    private NDArray lastDropoutOutput;
 
     private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training) {
         if (!layout.decisions().keySet().equals(backboneNames(model))) {
@@ -205,6 +207,8 @@ public final class TunedModel implements AutoCloseable {
             return model.forward(store, new NDList(images), training, params).head();
         } finally {
             scope = null;
+            lastDropoutInput = null;
+            lastDropoutOutput = null;
         }
     }
 
@@ -362,7 +366,7 @@ public final class TunedModel implements AutoCloseable {
         trainables.put(linear + ".lora_B", new Trainable(linear + ".lora_B", b, true, null));
         boolean dropout = !t.operation().equals("proj");
         model.setBranch(linear, (x, y, training) -> {
-            NDArray in = dropout && training ? Dropout.dropout(x, MODULE_DROPOUT, true).head() : x;
+            NDArray in = dropout && training ? dropout(x) : x;
             NDArray delta = Linear.linear(Linear.linear(in, a).head(), b).head();
             return y.add(dropPath(delta, training));
         });
@@ -387,11 +391,23 @@ public final class TunedModel implements AutoCloseable {
         boolean proj = t.operation().equals("proj");
         model.setBranch(linear, (x, y, training) -> {
             NDArray source = proj ? x : y;
-            NDArray in = !proj && training ? Dropout.dropout(source, MODULE_DROPOUT, true).head() : source;
+            NDArray in = !proj && training ? dropout(source) : source;
             NDArray hidden = Activation.gelu(Linear.linear(in, dw, db).head());
             NDArray delta = Linear.linear(hidden, uw, ub).head();
             return y.add(dropPath(delta, training));
         });
+    }
+
+    /**
+     * Dropout on a module's input. Modules reading the same array (LoRA on q, k and v all read the
+     * block's normalised tokens) share one mask, as the reference's shared {@code structured_drop}.
+     */
+    private NDArray dropout(NDArray input) {
+        if (input != lastDropoutInput) {
+            lastDropoutInput = input;
+            lastDropoutOutput = Dropout.dropout(input, MODULE_DROPOUT, true).head();
+        }
+        return lastDropoutOutput;
     }
 
     /** Per-sample drop-path on a module's output, from the engine's generator. */

@@ -1,0 +1,28 @@
+package org.sptspark.allocation;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.sptspark.artifact.LakeFiles;
+
+/** Where plans live in the lake: {@code <lake>/plans/<suite>/<task>/<scores folder>/spt-<module>-<budget>.json}. */
+public final class PlanStore {
+
+    private PlanStore() {}
+
+    /** The plan file for a budget, next to its siblings from the same scores. */
+    public static String file(String lake, String suite, String task, String scoresFolder, AllocationRule.Module module,
+            String budgetLabel) {
+        Path dir = new Path(new Path(new Path(new Path(lake, "plans"), suite), task), new Path(scoresFolder).getName());
+        return new Path(dir, "spt-" + module.id() + "-" + budgetLabel + ".json").toString();
+    }
+
+    /** Writes a plan atomically; returns its file. */
+    public static String write(Configuration hadoop, String lake, String suite, String task, String scoresFolder,
+            TuningPlan plan) throws IOException {
+        String file = file(lake, suite, task, scoresFolder, plan.rule().module(), plan.budget().label());
+        LakeFiles.writeAtomically(hadoop, new Path(file), PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
+        return file;
+    }
+}

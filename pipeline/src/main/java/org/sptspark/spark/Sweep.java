@@ -1,0 +1,218 @@
+package org.sptspark.spark;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.AllocationTable;
+import org.sptspark.allocation.Budget;
+import org.sptspark.allocation.BudgetAllocator;
+import org.sptspark.allocation.PlanStore;
+import org.sptspark.allocation.TuningPlan;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.Suite;
+import org.sptspark.data.TaskSpec;
+import org.sptspark.model.Checkpoints;
+import org.sptspark.model.VitConfig;
+import org.sptspark.model.VitPresets;
+import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.tuning.Method;
+import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.ResultsTable;
+import org.sptspark.tuning.TaskTraining;
+
+/**
+ * A sweep over a suite: sensitivity for every task (SPT stage 1, one Spark job per task), plans on
+ * the driver (stage 2), then one Spark task per (task, method, budget) training side by side
+ * across executors (stage 3), and the results and allocation tables.
+ *
+ * <p>Idempotent and resumable: committed scores and artifacts are reused, plans are recomputed
+ * (deterministically, to the same ids) from committed scores, so a sweep killed at any point and
+ * run again only does what is missing. A folder becomes visible only with its manifest.
+ */
+public final class Sweep {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Sweep.class);
+
+    /**
+     * A sweep's settings.
+     *
+     * @param tasks the suite's tasks to run (empty: all)
+     * @param budgets SPT budgets (labels as {@link Budget#parse} reads them); baselines run once per task
+     * @param rank the LoRA/Adapter rank, for plans and baselines
+     * @param sensitivityBatches and {@code sensitivityBatchSize}: the reference's 16 x 32 from train800
+     * @param versions JSON object recorded in manifests and rows
+     */
+    public record Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
+            List<Method> methods, List<String> budgets, int rank, Recipe recipe, Normalization normalization,
+            int sensitivityBatchSize, int sensitivityBatches, String run, String versions, boolean force)
+            implements Serializable {}
+
+    /** One training's outcome with its task. */
+    public record Entry(TaskSpec task, TaskTraining.Outcome outcome) implements Serializable {}
+
+    /** What a sweep produced. */
+    public record Result(String run, List<Entry> entries, double seconds) {}
+
+    private Sweep() {}
+
+    public static Result run(SparkSession spark, Config c, Consumer<String> log) {
+        long started = System.nanoTime();
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
+        String sha = sha256(hadoop, c.backbone());
+        log.accept(String.format("sweep %s: %d tasks x %s, budgets %s, backbone %s (%s, sha256 %s), lake %s", c.run(),
+                tasks.size(), c.methods().stream().map(Method::id).toList(), c.budgets(), c.backbone(), c.preset(),
+                sha.substring(0, 12), c.lake()));
+        List<Method> spt = c.methods().stream().filter(Method::needsPlan).toList();
+        var requests = new ArrayList<TaskTraining.Request>();
+        var allocationRows = new ArrayList<Row>();
+        for (TaskSpec task : tasks) {
+            VitConfig config = VitPresets.get(c.preset()).withNumClasses(task.classes()).withDropPathRate(c.recipe().dropPath());
+            Map<Method, List<String>> plans = new LinkedHashMap<>();
+            if (!spt.isEmpty()) {
+                String scores = score(spark, c, task, config, sha, log);
+                var s = ScoresStore.read(hadoop, scores);
+                List<Budget> budgets = c.budgets().stream().map(b -> Budget.parse(b, s.space().backboneSize())).toList();
+                for (Method m : spt) {
+                    var module = m == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
+                    var rule = new AllocationRule(module, c.rank(), 10, 5, AllocationRule.Mode.MIXED, true);
+                    var files = new ArrayList<String>();
+                    for (TuningPlan plan : new BudgetAllocator(s, rule).allocate(budgets)) {
+                        try {
+                            files.add(PlanStore.write(hadoop, c.lake(), c.suite().name(), task.name(), scores, plan));
+                        } catch (IOException e) {
+                            throw new UncheckedIOException("cannot write a plan of " + task.name(), e);
+                        }
+                        allocationRows.addAll(AllocationTable.rows(c.run(), c.suite().name(), task.name(), plan));
+                    }
+                    plans.put(m, files);
+                }
+            }
+            for (Method m : c.methods()) {
+                List<String> planFiles = m.needsPlan() ? plans.get(m) : java.util.Collections.singletonList(null);
+                for (String plan : planFiles) {
+                    requests.add(new TaskTraining.Request(c.suite().name(), task, c.dataRoot(), c.backbone(), sha, config,
+                            c.normalization(), m, plan, c.rank(), c.recipe(), c.lake(), 128, c.force(), c.versions()));
+                }
+            }
+        }
+        long pending = requests.stream().filter(r -> c.force() || !org.sptspark.artifact.Artifacts.committed(hadoop,
+                TaskTraining.folder(r, hadoop))).count();
+        log.accept(String.format("stage 3: %d trainings, %d already committed; one Spark task each", requests.size(),
+                requests.size() - pending));
+        List<Entry> entries = train(spark, requests);
+        writeTables(spark, c, sha, entries, allocationRows);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return new Result(c.run(), entries, seconds);
+    }
+
+    /** Stage 3: one Spark task per request, each on its executor's GPU or CPU. */
+    static List<Entry> train(SparkSession spark, List<TaskTraining.Request> requests) {
+        if (requests.isEmpty()) {
+            return List.of();
+        }
+        var hadoop = ImageTable.hadoopConfiguration(spark);
+        var jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setJobGroup("spt-train", "train " + requests.size() + " (task, method, budget) combinations", false);
+        return jsc.parallelize(requests, requests.size()).map(r -> {
+            String failing = System.getProperty("spt.test.failTraining");
+            if (failing != null && failing.equals(r.task().name() + "/" + r.method().id())) {
+                throw new IllegalStateException("injected failure for " + failing);
+            }
+            var outcome = TaskTraining.run(r, hadoop.value().value(), Devices.forCurrentTask(), LOG::info);
+            return new Entry(r.task(), outcome);
+        }).collect();
+    }
+
+    /** Stage 1 for one task: committed scores are reused. Returns the scores folder. */
+    public static String score(SparkSession spark, Config c, TaskSpec task, VitConfig config, String sha,
+            Consumer<String> log) {
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        String folder = ScoresStore.folder(c.lake(), c.suite().name(), task.name(), c.preset(), sha);
+        if (!c.force() && ScoresStore.committed(hadoop, folder)) {
+            log.accept("sensitivity of " + task.name() + ": committed scores reused from " + folder);
+            return folder;
+        }
+        int parts = Math.min(c.sensitivityBatches(), spark.sparkContext().defaultParallelism());
+        var request = new DistributedSensitivity.Request(task, c.dataRoot(), c.backbone(), sha, config,
+                c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20, -1);
+        var result = DistributedSensitivity.run(spark, request);
+        ScoresStore.write(hadoop, folder, result.scores(), provenance(c.suite().name(), task, c.dataRoot(), c.backbone(),
+                c.preset(), config, sha, request, result, c.normalization().name(), c.versions()));
+        log.accept(String.format("sensitivity of %s: %d batches in %.1f s, committed to %s", task.name(), result.batches(),
+                result.seconds(), folder));
+        return folder;
+    }
+
+    /** What a scores manifest records about how the scores were made. */
+    public static JsonObject provenance(String suite, TaskSpec t, String data, String backbone, String preset,
+            VitConfig config, String sha, DistributedSensitivity.Request request, DistributedSensitivity.Result result,
+            String normalization, String versions) {
+        var provenance = new JsonObject();
+        var bb = new JsonObject();
+        bb.addProperty("preset", preset);
+        bb.add("architecture", ScoresStore.architectureJson(config));
+        bb.addProperty("checkpoint", backbone);
+        bb.addProperty("sha256", sha);
+        provenance.add("backbone", bb);
+        var tj = new JsonObject();
+        tj.addProperty("suite", suite);
+        tj.addProperty("name", t.name());
+        tj.addProperty("classes", t.classes());
+        tj.addProperty("group", t.group());
+        tj.addProperty("data", data);
+        provenance.add("task", tj);
+        provenance.addProperty("split", "train800");
+        provenance.addProperty("batches", result.batches());
+        provenance.addProperty("batchSize", request.batchSize());
+        provenance.addProperty("images", result.images());
+        provenance.addProperty("seed", request.seed());
+        provenance.addProperty("dropPath", config.dropPathRate());
+        provenance.addProperty("head", "trunc_normal(std 0.02), bias 0, from the seed");
+        provenance.addProperty("normalization", normalization);
+        provenance.addProperty("wallSeconds", result.seconds());
+        provenance.addProperty("createdAt", Instant.now().toString());
+        provenance.add("versions", JsonParser.parseString(versions));
+        return provenance;
+    }
+
+    private static void writeTables(SparkSession spark, Config c, String sha, List<Entry> entries, List<Row> allocation) {
+        spark.conf().set("spark.sql.sources.partitionOverwriteMode", "dynamic");
+        var rows = new ArrayList<Row>();
+        for (Entry e : entries) {
+            rows.add(ResultsTable.row(c.run(), c.suite().name(), e.task(), c.preset(), sha, e.outcome(), c.versions()));
+        }
+        String tables = new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(c.lake()), "tables").toString();
+        spark.createDataFrame(rows, ResultsTable.SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite).partitionBy("run")
+                .parquet(tables + "/results");
+        if (!allocation.isEmpty()) {
+            spark.createDataFrame(allocation, AllocationTable.SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite)
+                    .partitionBy("run").parquet(tables + "/allocation");
+        }
+    }
+
+    static String sha256(Configuration hadoop, String uri) {
+        var path = new org.apache.hadoop.fs.Path(uri);
+        try (var in = path.getFileSystem(hadoop).open(path)) {
+            return Checkpoints.sha256(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read backbone " + uri, e);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+package org.sptspark.tuning;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.loss.Loss;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.sptspark.allocation.AllocationBenchmark;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.Budget;
+import org.sptspark.allocation.BudgetAllocator;
+import org.sptspark.allocation.PlanJson;
+import org.sptspark.allocation.TuningPlan;
+import org.sptspark.model.Checkpoints;
+import org.sptspark.model.Gradients;
+import org.sptspark.model.ModelBenchmark;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitConfig;
+
+/**
+ * Training steps per preset and method on random images, with what each method costs: trained
+ * scalars, the scalars the optimizer actually updates, AdamW's state, the process's peak
+ * resident memory, and the artifact against the full checkpoint.
+ *
+ * <p>{@value #MASKED} is the reference's way of tuning SPT's unstructured entries, measured for
+ * comparison: the same plan, but every matrix with sparse entries trainable whole with a masked
+ * gradient, so its gradient and optimizer state are the matrix's size.
+ */
+public final class TrainingBenchmark {
+
+    /** The reference's masked-full-gradient SPT-LoRA, for comparison rows. */
+    public static final String MASKED = "spt-lora-masked";
+
+    /**
+     * @param tuned scalars the method trains (the head included)
+     * @param updated scalars the optimizer updates (masked tensors whole)
+     * @param optimizerBytes AdamW's two moments
+     * @param stepSeconds median forward+backward+update of one batch
+     * @param peakRssBytes the process's peak resident set (VmHWM); per method only when each runs in its own JVM
+     * @param artifactBytes the safetensors the method's artifact holds (-1: the method writes none)
+     * @param checkpointBytes the full checkpoint with the task's head
+     */
+    public record Row(String preset, String method, String budget, int batch, long tuned, long updated,
+            long optimizerBytes, double stepSeconds, double imagesPerSecond, long peakRssBytes, long artifactBytes,
+            long checkpointBytes) {}
+
+    private TrainingBenchmark() {}
+
+    /** The methods a benchmark may name. */
+    public static List<String> methods() {
+        var out = new java.util.ArrayList<String>();
+        Arrays.stream(Method.values()).map(Method::id).forEach(out::add);
+        out.add(MASKED);
+        return out;
+    }
+
+    /**
+     * @param budget SPT's budget (e.g. {@code 0.4M} or {@code 0.47%}), planned on random scores
+     * @param rank the LoRA/Adapter rank
+     */
+    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+            int steps) {
+        boolean masked = method.equals(MASKED);
+        Method m = masked ? Method.SPT_LORA : Method.parse(method);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            VisionTransformer model = VisionTransformer.create(manager, config, 1);
+            TuningLayout layout;
+            String budgetLabel = null;
+            if (m.needsPlan()) {
+                var module = m == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
+                var rule = new AllocationRule(module, rank, 10, 5, AllocationRule.Mode.MIXED, false);
+                Budget b = Budget.parse(budget, model.space().backboneSize());
+                TuningPlan plan = new BudgetAllocator(AllocationBenchmark.randomScores(config, 5), rule)
+                        .allocate(List.of(b)).get(0);
+                layout = TuningLayout.fromPlan(m, plan, PlanJson.id(plan), model.space());
+                budgetLabel = b.label();
+            } else {
+                layout = TuningLayout.baseline(m, model.space(), rank);
+            }
+            var mode = masked ? TunedModel.Unstructured.MASKED_FULL : TunedModel.Unstructured.DELTA;
+            try (var tuned = TunedModel.forTraining(model, layout, 0, mode); AdamW adam = new AdamW(manager)) {
+                NDArray images = manager.create(ModelBenchmark.randomImages(config, batch, 3),
+                        new ai.djl.ndarray.types.Shape(batch, 3, config.imageSize(), config.imageSize()));
+                NDArray labels = manager.create(ModelBenchmark.randomLabels(config, batch, 4));
+                double[] times = new double[steps];
+                for (int i = 0; i < warmup + steps; i++) {
+                    long t0 = System.nanoTime();
+                    synchronized (Gradients.LOCK) {
+                        try (NDManager step = manager.newSubManager()) {
+                            NDArray x = images.duplicate();
+                            x.attach(step);
+                            NDArray y = labels.duplicate();
+                            y.attach(step);
+                            Engine.getInstance().setRandomSeed(i);
+                            try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
+                                NDArray logits = tuned.forward(x, true, i);
+                                c.backward(Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits)));
+                            }
+                            adam.step(tuned.trainables(), 1e-3, 1e-4);
+                        }
+                    }
+                    if (i >= warmup) {
+                        times[i - warmup] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+                Arrays.sort(times);
+                double median = times[steps / 2];
+                long artifact = -1;
+                if (!masked) {
+                    try (NDManager scratch = NDManager.newBaseManager()) {
+                        var counter = new CountingStream();
+                        tuned.export(scratch).encode(counter, NDList.Encoding.SAFETENSORS);
+                        artifact = counter.bytes;
+                    }
+                }
+                long checkpoint;
+                var counter = new CountingStream();
+                Checkpoints.write(model, counter);
+                checkpoint = counter.bytes;
+                return new Row(config.name(), method, budgetLabel, batch, tuned.tunedScalars(), tuned.trainableScalars(),
+                        adam.stateBytes(), median, batch / median, peakRss(), artifact, checkpoint);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** This process's peak resident set from {@code /proc/self/status}, or -1 where there is none. */
+    public static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    private static final class CountingStream extends OutputStream {
+        long bytes;
+
+        @Override
+        public void write(int b) {
+            bytes++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            bytes += len;
+        }
+    }
+}
