@@ -1,7 +1,6 @@
 package org.sptspark.jobs;
 
 import com.google.gson.JsonObject;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,9 +15,7 @@ import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.AllocationTable;
 import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
-import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
-import org.sptspark.artifact.LakeFiles;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.sensitivity.SensitivityScores;
 import picocli.CommandLine.Command;

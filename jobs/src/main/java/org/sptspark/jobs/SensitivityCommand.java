@@ -1,7 +1,5 @@
 package org.sptspark.jobs;
 
-import com.google.gson.JsonObject;
-import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -85,31 +83,8 @@ final class SensitivityCommand implements Callable<Integer> {
         var request = new DistributedSensitivity.Request(t, data, backbone, sha, config, Normalization.named(normalization),
                 batchSize, batches, seed, parts, 1 << 20, -1);
         var result = DistributedSensitivity.run(spark, request);
-        var provenance = new JsonObject();
-        var bb = new JsonObject();
-        bb.addProperty("preset", preset);
-        bb.add("architecture", ScoresStore.architectureJson(config));
-        bb.addProperty("checkpoint", backbone);
-        bb.addProperty("sha256", sha);
-        provenance.add("backbone", bb);
-        var tj = new JsonObject();
-        tj.addProperty("suite", s.name());
-        tj.addProperty("name", t.name());
-        tj.addProperty("classes", t.classes());
-        tj.addProperty("group", t.group());
-        tj.addProperty("data", data);
-        provenance.add("task", tj);
-        provenance.addProperty("split", "train800");
-        provenance.addProperty("batches", result.batches());
-        provenance.addProperty("batchSize", batchSize);
-        provenance.addProperty("images", result.images());
-        provenance.addProperty("seed", seed);
-        provenance.addProperty("dropPath", dropPath);
-        provenance.addProperty("head", "trunc_normal(std 0.02), bias 0, from the seed");
-        provenance.addProperty("normalization", normalization);
-        provenance.addProperty("wallSeconds", result.seconds());
-        provenance.addProperty("createdAt", Instant.now().toString());
-        provenance.add("versions", Versions.json(spark));
+        var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, data, backbone, preset, config, sha, request,
+                result, normalization, Versions.json(spark).toString());
         ScoresStore.write(hadoop, folder, result.scores(), provenance);
         out.printf(Locale.ROOT, "scored %d parameters of %s on %s (%d batches of %d, %.1f s); committed to %s%n",
                 result.scores().space().scoredSize(), preset, t.name(), result.batches(), batchSize, result.seconds(), folder);

@@ -46,6 +46,23 @@ public record LabeledImages(int size, float[][] pixels, long[] labels) {
         return new LabeledImages(size, pixels, labels);
     }
 
+    /** Several sets as one, in order. */
+    public static LabeledImages concat(List<LabeledImages> parts) {
+        int n = parts.stream().mapToInt(LabeledImages::count).sum();
+        float[][] pixels = new float[n][];
+        long[] labels = new long[n];
+        int at = 0;
+        for (LabeledImages p : parts) {
+            if (p.size() != parts.get(0).size()) {
+                throw new IllegalArgumentException("image sizes differ: " + p.size() + " and " + parts.get(0).size());
+            }
+            System.arraycopy(p.pixels(), 0, pixels, at, p.count());
+            System.arraycopy(p.labels(), 0, labels, at, p.count());
+            at += p.count();
+        }
+        return new LabeledImages(parts.isEmpty() ? 0 : parts.get(0).size(), pixels, labels);
+    }
+
     /** The images at {@code order[from..to)} as {@code (n, 3, size, size)} in {@code manager}. */
     public NDArray images(int[] order, int from, int to, NDManager manager) {
         int per = 3 * size * size;

@@ -16,7 +16,7 @@ package org.sptspark.tuning;
  * @param seed seeds the head, the modules' initialisation, the shuffling and every random mask
  */
 public record Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
-        double minLr, double dropPath, int evalEvery, long seed) {
+        double minLr, double dropPath, int evalEvery, long seed) implements java.io.Serializable {
 
     public Recipe {
         if (epochs < 1 || batchSize < 1) {
