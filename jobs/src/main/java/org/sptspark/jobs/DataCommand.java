@@ -30,6 +30,10 @@ final class DataCommand implements Runnable {
 
     /** Where npm tarballs are kept between runs. */
     static Path defaultPackages() {
+        String env = System.getenv("SPT_PACKAGES");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
         return Path.of(System.getProperty("user.home"), ".cache", "spt", "packages");
     }
 
@@ -45,7 +49,7 @@ final class DataCommand implements Runnable {
         @Option(names = "--out", required = true, description = "Root folder or Hadoop URI to write the tasks under.")
         String out;
 
-        @Option(names = "--packages", description = "Folder of npm tarballs (default: ~/.cache/spt/packages).")
+        @Option(names = "--packages", description = "Folder of npm tarballs (default: $SPT_PACKAGES, else ~/.cache/spt/packages).")
         Path packages;
 
         @Option(names = "--seed", defaultValue = "0", description = "Seed of splits and generated images (default: ${DEFAULT-VALUE}).")

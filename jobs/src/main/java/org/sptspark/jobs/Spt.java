@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         versionProvider = Versions.class,
         description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
         subcommands = {ModelInfoCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class,
-            SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, MergeCommand.class, PretrainCommand.class, SweepCommand.class,
+            SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, MergeCommand.class, PretrainCommand.class, SweepCommand.class, DemoCommand.class,
             BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
