@@ -116,6 +116,9 @@ final class PretrainCommand implements Callable<Integer> {
                             e.epoch(), e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond());
                     err.flush();
                 });
+                Files.createDirectories(out.toAbsolutePath().getParent());
+                Checkpoints.write(model, out);
+                String sha = Checkpoints.sha256(out);
                 var accuracy = new JsonObject();
                 for (int i = 0; i < tests.size(); i++) {
                     Accuracy a = Trainer.evaluate(tuned,
@@ -124,9 +127,6 @@ final class PretrainCommand implements Callable<Integer> {
                     err.printf(Locale.ROOT, "%s test top-1 %.4f on %d images%n", s.upstream().get(i).name(), a.top1(),
                             a.images());
                 }
-                Files.createDirectories(out.toAbsolutePath().getParent());
-                Checkpoints.write(model, out);
-                String sha = Checkpoints.sha256(out);
                 var m = new JsonObject();
                 m.addProperty("format", "spt-backbone");
                 m.addProperty("checkpoint", out.getFileName().toString());

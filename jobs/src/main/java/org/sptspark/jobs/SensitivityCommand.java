@@ -25,23 +25,8 @@ final class SensitivityCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--suite", defaultValue = "vtab-1k", description = "Suite name or .conf file (default: ${DEFAULT-VALUE}).")
-    String suite;
-
-    @Option(names = "--task", required = true, description = "The task.")
-    String task;
-
-    @Option(names = "--data", required = true, description = "The suite's data root (folder or Hadoop URI).")
-    String data;
-
-    @Option(names = "--backbone", required = true, description = "Backbone checkpoint (safetensors or Google npz; path or Hadoop URI).")
-    String backbone;
-
-    @Option(names = "--preset", required = true, description = "The backbone's architecture preset.")
-    String preset;
-
-    @Option(names = "--lake", required = true, description = "Lake root (folder or Hadoop URI).")
-    String lake;
+    @picocli.CommandLine.Mixin
+    TaskOptions where;
 
     @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
     int batchSize;
@@ -66,13 +51,13 @@ final class SensitivityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Suite s = Suite.load(suite);
-        TaskSpec t = s.task(task);
-        VitConfig config = VitPresets.get(preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
-        SparkSession spark = SparkSessions.get("spt sensitivity " + task);
+        Suite s = Suite.load(where.suite);
+        TaskSpec t = s.task(where.task);
+        VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
+        SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        String sha = sha256(hadoop, backbone);
-        String folder = ScoresStore.folder(lake, s.name(), t.name(), preset, sha);
+        String sha = sha256(hadoop, where.backbone);
+        String folder = ScoresStore.folder(where.lake, s.name(), t.name(), where.preset, sha);
         var out = spec.commandLine().getOut();
         if (!force && ScoresStore.committed(hadoop, folder)) {
             out.println("committed scores exist at " + folder + " (use --force to recompute)");
@@ -80,14 +65,14 @@ final class SensitivityCommand implements Callable<Integer> {
             return 0;
         }
         int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
-        var request = new DistributedSensitivity.Request(t, data, backbone, sha, config, Normalization.named(normalization),
+        var request = new DistributedSensitivity.Request(t, where.data, where.backbone, sha, config, Normalization.named(normalization),
                 batchSize, batches, seed, parts, 1 << 20, -1);
         var result = DistributedSensitivity.run(spark, request);
-        var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, data, backbone, preset, config, sha, request,
+        var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
                 result, normalization, Versions.json(spark).toString());
         ScoresStore.write(hadoop, folder, result.scores(), provenance);
         out.printf(Locale.ROOT, "scored %d parameters of %s on %s (%d batches of %d, %.1f s); committed to %s%n",
-                result.scores().space().scoredSize(), preset, t.name(), result.batches(), batchSize, result.seconds(), folder);
+                result.scores().space().scoredSize(), where.preset, t.name(), result.batches(), batchSize, result.seconds(), folder);
         out.flush();
         return 0;
     }

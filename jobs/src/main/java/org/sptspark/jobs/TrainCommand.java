@@ -33,23 +33,8 @@ final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--suite", defaultValue = "vtab-1k", description = "Suite name or .conf file (default: ${DEFAULT-VALUE}).")
-    String suite;
-
-    @Option(names = "--task", required = true, description = "The task.")
-    String task;
-
-    @Option(names = "--data", required = true, description = "The suite's data root (folder or Hadoop URI).")
-    String data;
-
-    @Option(names = "--backbone", required = true, description = "Backbone checkpoint (safetensors or Google npz; path or Hadoop URI).")
-    String backbone;
-
-    @Option(names = "--preset", required = true, description = "The backbone's architecture preset.")
-    String preset;
-
-    @Option(names = "--lake", required = true, description = "Lake root (folder or Hadoop URI).")
-    String lake;
+    @picocli.CommandLine.Mixin
+    TaskOptions where;
 
     @Option(names = "--method", defaultValue = "spt-lora",
             description = "spt-lora, spt-adapter (need --plan), lora, adapter, linear, full, bias (default: ${DEFAULT-VALUE}).")
@@ -78,8 +63,8 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Suite s = Suite.load(suite);
-        TaskSpec t = s.task(task);
+        Suite s = Suite.load(where.suite);
+        TaskSpec t = s.task(where.task);
         Method m = Method.parse(method);
         if (m.needsPlan() && plan == null) {
             throw new IllegalArgumentException("method " + m.id() + " needs --plan (run spt allocate first)");
@@ -88,13 +73,13 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("method " + m.id() + " is a baseline and takes no --plan");
         }
         Recipe r = recipe.recipe();
-        VitConfig config = VitPresets.get(preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
-        SparkSession spark = SparkSessions.get("spt train " + task + " " + m.id());
+        VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
+        SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        String sha = SensitivityCommand.sha256(hadoop, backbone);
+        String sha = SensitivityCommand.sha256(hadoop, where.backbone);
         String versions = Versions.json(spark).toString();
-        var request = new TaskTraining.Request(s.name(), t, data, backbone, sha, config, Normalization.named(normalization),
-                m, plan, rank, r, lake, evalBatchSize, force, versions);
+        var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
+                m, plan, rank, r, where.lake, evalBatchSize, force, versions);
         var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
         TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {
@@ -102,8 +87,8 @@ final class TrainCommand implements Callable<Integer> {
             err.flush();
         });
         String runId = run != null ? run : "train-" + Instant.now().toString().replace(':', '-');
-        String table = new Path(new Path(lake, "tables"), "results").toString();
-        spark.createDataFrame(List.of(ResultsTable.row(runId, s.name(), t, preset, sha, o, versions)), ResultsTable.SCHEMA)
+        String table = new Path(new Path(where.lake, "tables"), "results").toString();
+        spark.createDataFrame(List.of(ResultsTable.row(runId, s.name(), t, where.preset, sha, o, versions)), ResultsTable.SCHEMA)
                 .coalesce(1).write().mode(SaveMode.Append).partitionBy("run").parquet(table);
         out.printf(Locale.ROOT, "%s %s%s: top-1 %.4f on %d test images; %,d parameters trained (+%,d head)%s%n",
                 t.name(), m.id(), o.budgetLabel() == null ? "" : " @ " + o.budgetLabel(), o.top1(), o.testImages(),
