@@ -8,10 +8,15 @@ final class SparkSessions {
     private SparkSessions() {}
 
     static SparkSession get(String appName) {
+        return get(appName, "local[*]");
+    }
+
+    /** The session, with {@code localMaster} when no master is configured. */
+    static SparkSession get(String appName, String localMaster) {
         var builder = SparkSession.builder().appName(appName);
         if (System.getProperty("spark.master") == null) {
             // jobs/bin/spt: local mode on this machine, on loopback, without the UI
-            builder.master("local[*]")
+            builder.master(localMaster)
                     .config("spark.driver.host", "127.0.0.1")
                     .config("spark.driver.bindAddress", "127.0.0.1")
                     .config("spark.ui.enabled", "false");

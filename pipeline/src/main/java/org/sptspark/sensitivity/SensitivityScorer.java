@@ -57,7 +57,14 @@ public final class SensitivityScorer implements AutoCloseable {
      * @throws IllegalStateException when the loss is NaN or infinite
      */
     public void add(NDArray images, NDArray labels, long dropPathSeed, String batch) {
-        synchronized (Gradients.LOCK) {
+        Gradients.run(() -> {
+            addOnGradientThread(images, labels, dropPathSeed, batch);
+            return null;
+        });
+    }
+
+    private void addOnGradientThread(NDArray images, NDArray labels, long dropPathSeed, String batch) {
+        {
             try (NDManager step = manager.newSubManager()) {
                 NDArray x = images.duplicate();
                 x.attach(step);

@@ -74,6 +74,11 @@ public final class TaskTraining {
      * @param log receives progress lines (one per epoch)
      */
     public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
+        // one training at a time per JVM, on its gradient thread, from loading to evaluation (see Gradients)
+        return org.sptspark.model.Gradients.run(() -> runOnGradientThread(r, hadoop, device, log));
+    }
+
+    private static Outcome runOnGradientThread(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
         String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
                 r.method(), plan == null ? null : plan.budget().label());

@@ -80,7 +80,7 @@ public final class Trainer {
                                 double value = loss.getFloat();
                                 if (!Double.isFinite(value)) {
                                     throw new IllegalStateException("training diverged: loss " + value + " at epoch "
-                                            + epoch + ", step " + step + " (lower the learning rate)");
+                                            + epoch + ", step " + step + " (lower the learning rate); " + diagnose(tuned, x, logits));
                                 }
                                 lossSum += value * (to - from);
                                 correct += count(logits.argMax(1).toLongArray(), labels);
@@ -119,6 +119,26 @@ public final class Trainer {
             }
         }
         return accuracy;
+    }
+
+    /** Where the non-finite values are: the batch, the logits, or which trained tensors. */
+    static String diagnose(TunedModel tuned, NDArray x, NDArray logits) {
+        var bad = new ArrayList<String>();
+        for (TunedModel.Trainable t : tuned.trainables()) {
+            if (!finite(t.value())) {
+                bad.add(t.name());
+            }
+        }
+        return "images finite: " + finite(x) + ", logits finite: " + finite(logits) + ", non-finite trained tensors: " + bad;
+    }
+
+    private static boolean finite(NDArray a) {
+        for (float v : a.toFloatArray()) {
+            if (!Float.isFinite(v)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Fisher-Yates over {@code 0..n-1}, seeded by the run's seed and the epoch. */
