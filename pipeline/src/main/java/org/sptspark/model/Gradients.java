@@ -12,9 +12,10 @@ import java.util.concurrent.Future;
  * Gradient bookkeeping shared by every job that back-propagates.
  *
  * <p>DJL's PyTorch engine allows one {@code GradientCollector} per JVM at a time (a second one
- * throws), so all gradient work in a JVM synchronises on {@link #LOCK}. On a cluster, run one
- * gradient task per executor JVM ({@code spark.executor.cores} = {@code spark.task.cpus}); in
- * {@code local[*]} mode the lock serialises them.
+ * throws). The jobs run all their gradient work (sensitivity partitions, trainings) through
+ * {@link #run} on one thread per JVM; code that drives a model from its own thread (tests,
+ * benchmarks, {@code spt pretrain}) synchronises each step on {@link #LOCK}. On a cluster, run one
+ * gradient task per executor JVM ({@code spark.executor.cores} = {@code spark.task.cpus}).
  */
 public final class Gradients {
 
