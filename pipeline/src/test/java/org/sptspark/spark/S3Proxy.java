@@ -73,10 +73,20 @@ public final class S3Proxy implements AutoCloseable {
         hadoop.set("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
         hadoop.set("fs.s3a.access.key", accessKey);
         hadoop.set("fs.s3a.secret.key", secretKey);
+        // a test fails fast instead of retrying a dead endpoint for minutes
+        hadoop.setInt("fs.s3a.attempts.maximum", 2);
+        hadoop.setInt("fs.s3a.retry.limit", 2);
     }
 
     @Override
     public void close() {
         process.destroyForcibly();
+        // Hadoop caches file systems by scheme and bucket: drop the cached s3a://bucket client, which
+        // points at this server's port, so that the next test's server is the one used
+        try {
+            org.apache.hadoop.fs.FileSystem.closeAll();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
