@@ -1,11 +1,9 @@
 package org.sptspark.jobs;
 
 import ai.djl.ndarray.NDManager;
-import java.io.InputStream;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.data.DatasetReader;
 import org.sptspark.data.HadoopFiles;
@@ -13,15 +11,11 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Split;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
-import org.sptspark.model.Checkpoints;
-import org.sptspark.model.StateDict;
-import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.Accuracy;
 import org.sptspark.tuning.LabeledImages;
 import org.sptspark.tuning.Trainer;
-import org.sptspark.tuning.TunedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -66,14 +60,9 @@ final class EvaluateCommand implements Callable<Integer> {
         Normalization norm = Normalization.named(manifest.has("normalization")
                 ? manifest.get("normalization").getAsString() : "imagenet");
         try (NDManager manager = NDManager.newBaseManager()) {
-            var model = VisionTransformer.create(manager, config, 0);
-            Path path = new Path(backbone);
-            Artifacts.Loaded loaded;
-            try (InputStream in = path.getFileSystem(hadoop).open(path); StateDict dict = Checkpoints.read(in, backbone, manager)) {
-                loaded = Artifacts.read(hadoop, artifact, dict.sha256(), model.space(), manager);
-                Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
-            }
-            try (var tuned = TunedModel.fromTensors(model, loaded.layout(), loaded.tensors(), artifact)) {
+            var opened = org.sptspark.artifact.OpenedArtifact.open(hadoop, artifact, backbone, manager);
+            var loaded = opened.loaded();
+            try (var tuned = opened.tuned()) {
                 var samples = new DatasetReader(hadoop).read(data, task, which);
                 Accuracy a = Trainer.evaluate(tuned, LabeledImages.stream(samples, hadoop, config.imageSize(), norm, batchSize),
                         task.classes());
