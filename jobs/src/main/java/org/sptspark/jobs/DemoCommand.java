@@ -78,8 +78,8 @@ final class DemoCommand implements Callable<Integer> {
                 Checkpoints.sha256(backbone), BACKBONE);
         // the demo's own short recipe: a few epochs at a higher rate, so that 42 trainings fit in minutes on two cores
         var recipe = new Recipe(epochs, 64, lr, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0);
-        // one task thread: the trainings queue on the JVM's gradient thread anyway, and in local[*] mode the
-        // demo's numbers were seen to differ from a one-thread run (an open bug, see the README)
+        // one task thread: trainings queue on the JVM's gradient lock anyway, and in local[*] mode trainings on
+        // alternating task threads were seen to end in NaN (an open bug, see the README)
         SparkSession spark = SparkSessions.get("spt demo", "local[1]");
         var config = new Sweep.Config(suite, tasks, data.toString(), backbone.toString(), VitPresets.DEMO,
                 dir.resolve("lake").toAbsolutePath().toString(),

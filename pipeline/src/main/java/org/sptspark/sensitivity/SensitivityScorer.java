@@ -57,39 +57,34 @@ public final class SensitivityScorer implements AutoCloseable {
      * @throws IllegalStateException when the loss is NaN or infinite
      */
     public void add(NDArray images, NDArray labels, long dropPathSeed, String batch) {
-        Gradients.run(() -> {
-            addOnGradientThread(images, labels, dropPathSeed, batch);
-            return null;
-        });
-    }
-
-    private void addOnGradientThread(NDArray images, NDArray labels, long dropPathSeed, String batch) {
-        try (NDManager step = manager.newSubManager()) {
-            NDArray x = images.duplicate();
-            x.attach(step);
-            NDArray y = labels.duplicate();
-            y.attach(step);
-            var params = new PairList<String, Object>();
-            params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
-            Gradients.zero(model);
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                NDArray logits = model.forward(store, new NDList(x), true, params).head();
-                NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
-                float value = loss.getFloat();
-                if (!Float.isFinite(value)) {
-                    throw new IllegalStateException("loss is " + value + " in " + batch
-                            + ": check the backbone's weights and the batch's images");
+        synchronized (Gradients.LOCK) {
+            try (NDManager step = manager.newSubManager()) {
+                NDArray x = images.duplicate();
+                x.attach(step);
+                NDArray y = labels.duplicate();
+                y.attach(step);
+                var params = new PairList<String, Object>();
+                params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
+                Gradients.zero(model);
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray logits = model.forward(store, new NDList(x), true, params).head();
+                    NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
+                    float value = loss.getFloat();
+                    if (!Float.isFinite(value)) {
+                        throw new IllegalStateException("loss is " + value + " in " + batch
+                                + ": check the backbone's weights and the batch's images");
+                    }
+                    collector.backward(loss);
                 }
-                collector.backward(loss);
+                for (var e : sums.entrySet()) {
+                    // the gradient handle and its float64 square belong to this step, not to the model
+                    NDArray g = model.parameter(e.getKey()).getArray().getGradient();
+                    g.attach(step);
+                    e.getValue().addi(g.toType(DataType.FLOAT64, false).square());
+                }
             }
-            for (var e : sums.entrySet()) {
-                // the gradient handle and its float64 square belong to this step, not to the model
-                NDArray g = model.parameter(e.getKey()).getArray().getGradient();
-                g.attach(step);
-                e.getValue().addi(g.toType(DataType.FLOAT64, false).square());
-            }
+            batches++;
         }
-        batches++;
     }
 
     public int batches() {

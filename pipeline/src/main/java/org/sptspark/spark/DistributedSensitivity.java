@@ -158,8 +158,8 @@ public final class DistributedSensitivity {
             return List.<Tuple2<Integer, double[]>>of().iterator();
         }
         Device device = Devices.forCurrentTask();
-        // the whole partition on the JVM's gradient thread: the cached model is shared by the JVM's tasks
-        Map<String, double[]> sums = Gradients.run(() -> {
+        Map<String, double[]> sums;
+        synchronized (Gradients.LOCK) {
             VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
             VitInitializer.reinitializeHead(model, request.seed());
@@ -186,9 +186,9 @@ public final class DistributedSensitivity {
                                 "task '" + request.task().name() + "', batch " + e.getKey());
                     }
                 }
-                return scorer.sums();
+                sums = scorer.sums();
             }
-        });
+        }
         return blocks(sums, request.blockSize(), byBatch.size()).iterator();
     }
 

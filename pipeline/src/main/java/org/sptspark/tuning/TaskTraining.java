@@ -74,11 +74,16 @@ public final class TaskTraining {
      * @param log receives progress lines (one per epoch)
      */
     public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
-        // one training at a time per JVM, on its gradient thread, from loading to evaluation (see Gradients)
-        return org.sptspark.model.Gradients.run(() -> runOnGradientThread(r, hadoop, device, log));
+        // One training at a time per JVM, from loading to evaluation: the modules' dropout draws from the
+        // engine's global generator, reseeded every step, and DJL allows one gradient collector per JVM.
+        // Known bug: with several Spark task threads in one JVM (local[*]), trainings that ran one after
+        // another on different threads ended in a NaN loss after a few dozen runs; see the README.
+        synchronized (org.sptspark.model.Gradients.LOCK) {
+            return runLocked(r, hadoop, device, log);
+        }
     }
 
-    private static Outcome runOnGradientThread(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
+    private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
         String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
                 r.method(), plan == null ? null : plan.budget().label());
