@@ -116,7 +116,7 @@ class CheckpointsTest {
     @Test
     void aCheckpointOfAnotherArchitectureNamesTheMatchingPreset() throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
-            var demo = VisionTransformer.create(manager, VitPresets.get(VitPresets.DEMO), 1);
+            var demo = VisionTransformer.create(manager, VitPresets.get(VitPresets.DEMO_FINE), 1);
             Path file = dir.resolve("demo.safetensors");
             Checkpoints.write(demo, file);
             var other = VisionTransformer.create(manager, ReferenceFixture.CONFIG, 1);
@@ -124,7 +124,7 @@ class CheckpointsTest {
                 var e = assertThrows(IllegalArgumentException.class,
                         () -> Checkpoints.load(other, dict, Checkpoints.HeadPolicy.DROP));
                 assertTrue(e.getMessage().contains("width 96, depth 6, patch 4 and 65 tokens (like preset "
-                        + VitPresets.DEMO + "), but preset vit_reference has width 32"), e.getMessage());
+                        + VitPresets.DEMO_FINE + "), but preset vit_reference has width 32"), e.getMessage());
             }
         }
     }
