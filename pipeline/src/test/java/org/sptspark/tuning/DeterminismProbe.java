@@ -1,0 +1,47 @@
+package org.sptspark.tuning;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.artifact.LakeFiles;
+import org.sptspark.model.Checkpoints;
+import org.sptspark.model.StateDict;
+import org.sptspark.model.VisionTransformer;
+
+/**
+ * Trains a short seeded run in a fresh JVM and prints one SHA-256 over every exported tensor, so
+ * that a test can compare runs made in separate processes.
+ */
+public final class DeterminismProbe {
+
+    private DeterminismProbe() {}
+
+    public static void main(String[] args) throws Exception {
+        Path backbone = Path.of(args[0]);
+        var data = TuningFixtures.generated(TrainerTest.KIND, "train", 96, 32, 5);
+        var recipe = new Recipe(2, 32, 1e-3, 1e-4, 1, 1e-6, 1e-5, 0.1, 0, 42);
+        var digest = LakeFiles.sha256();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            var model = VisionTransformer.create(manager, TrainerTest.SMALL, 0);
+            try (StateDict dict = Checkpoints.read(backbone, manager)) {
+                Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
+            }
+            try (var tuned = TunedModel.forTraining(model, TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 2),
+                    recipe.seed(), TunedModel.Unstructured.DELTA)) {
+                Trainer.train(tuned, data, recipe, null, null);
+                for (NDArray a : tuned.export(manager)) {
+                    digest.update(a.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    float[] values = a.toType(DataType.FLOAT32, false).toFloatArray();
+                    ByteBuffer bytes = ByteBuffer.allocate(values.length * 4);
+                    bytes.asFloatBuffer().put(values);
+                    digest.update(bytes.array());
+                }
+            }
+        }
+        System.out.println("DIGEST " + java.util.HexFormat.of().formatHex(digest.digest()));
+        System.exit(0);
+    }
+}
