@@ -8,7 +8,8 @@ final class SparkSessions {
     private SparkSessions() {}
 
     static SparkSession get(String appName) {
-        return get(appName, "local[*]");
+        // a failed task is retried once, as a cluster retries (spark.task.maxFailures): see the README's known bug
+        return get(appName, "local[*,2]");
     }
 
     /** The session, with {@code localMaster} when no master is configured. */
