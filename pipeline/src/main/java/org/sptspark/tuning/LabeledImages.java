@@ -82,6 +82,23 @@ public record LabeledImages(int size, float[][] pixels, long[] labels) {
         return out;
     }
 
+    /** The images in order as batches of {@code batchSize} (the last may be smaller), for evaluation. */
+    public List<ImageBatch> batches(int batchSize) {
+        var out = new ArrayList<ImageBatch>();
+        int per = 3 * size * size;
+        for (int from = 0; from < count(); from += batchSize) {
+            int to = Math.min(count(), from + batchSize);
+            float[] px = new float[(to - from) * per];
+            long[] rows = new long[to - from];
+            for (int i = from; i < to; i++) {
+                System.arraycopy(pixels[i], 0, px, (i - from) * per, per);
+                rows[i - from] = i;
+            }
+            out.add(new ImageBatch(size, px, java.util.Arrays.copyOfRange(labels, from, to), rows));
+        }
+        return out;
+    }
+
     /**
      * A split streamed in file order, one decoded batch at a time: for evaluation on test splits
      * too large to hold.

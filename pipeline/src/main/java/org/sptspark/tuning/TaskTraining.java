@@ -112,7 +112,7 @@ public final class TaskTraining {
                 try (var tuned = TunedModel.forTraining(model, layout, r.recipe().seed(), TunedModel.Unstructured.DELTA)) {
                     String name = r.task().name() + " " + label(r.method(), plan);
                     Trainer.Result result = Trainer.train(tuned, trainImages, r.recipe(),
-                            () -> Trainer.evaluate(tuned, batches(valImages, r.evalBatchSize()), r.task().classes()),
+                            () -> Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes()),
                             e -> log.accept(String.format(Locale.ROOT,
                                     "%s epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%s", name, e.epoch(),
                                     e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond(),
@@ -161,24 +161,6 @@ public final class TaskTraining {
             }
             Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
         }
-    }
-
-    private static Iterable<org.sptspark.data.ImageBatch> batches(LabeledImages images, int batchSize) {
-        var out = new java.util.ArrayList<org.sptspark.data.ImageBatch>();
-        int per = 3 * images.size() * images.size();
-        for (int from = 0; from < images.count(); from += batchSize) {
-            int to = Math.min(images.count(), from + batchSize);
-            float[] px = new float[(to - from) * per];
-            long[] labels = new long[to - from];
-            long[] rows = new long[to - from];
-            for (int i = from; i < to; i++) {
-                System.arraycopy(images.pixels()[i], 0, px, (i - from) * per, per);
-                labels[i - from] = images.labels()[i];
-                rows[i - from] = i;
-            }
-            out.add(new org.sptspark.data.ImageBatch(images.size(), px, labels, rows));
-        }
-        return out;
     }
 
     private static String label(Method method, TuningPlan plan) {

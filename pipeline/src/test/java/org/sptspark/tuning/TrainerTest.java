@@ -278,18 +278,7 @@ class TrainerTest {
     }
 
     static Accuracy accuracy(TunedModel tuned, LabeledImages data) {
-        var batches = new ArrayList<ImageBatch>();
-        int[] order = IntStream.range(0, data.count()).toArray();
-        int per = 3 * data.size() * data.size();
-        for (int from = 0; from < data.count(); from += 100) {
-            int to = Math.min(data.count(), from + 100);
-            float[] px = new float[(to - from) * per];
-            for (int i = from; i < to; i++) {
-                System.arraycopy(data.pixels()[i], 0, px, (i - from) * per, per);
-            }
-            batches.add(new ImageBatch(data.size(), px, data.labels(order, from, to), new long[to - from]));
-        }
-        return Trainer.evaluate(tuned, batches, tuned.model().config().numClasses());
+        return Trainer.evaluate(tuned, data.batches(100), tuned.model().config().numClasses());
     }
 
     static int[] bits(float[] values) {
