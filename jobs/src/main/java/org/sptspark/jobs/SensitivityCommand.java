@@ -3,7 +3,6 @@ package org.sptspark.jobs;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
@@ -56,7 +55,7 @@ final class SensitivityCommand implements Callable<Integer> {
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
         SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        String sha = sha256(hadoop, where.backbone);
+        String sha = org.sptspark.model.Checkpoints.sha256(hadoop, where.backbone);
         String folder = ScoresStore.folder(where.lake, s.name(), t.name(), where.preset, sha);
         var out = spec.commandLine().getOut();
         if (!force && ScoresStore.committed(hadoop, folder)) {
@@ -75,12 +74,5 @@ final class SensitivityCommand implements Callable<Integer> {
                 result.scores().space().scoredSize(), where.preset, t.name(), result.batches(), batchSize, result.seconds(), folder);
         out.flush();
         return 0;
-    }
-
-    static String sha256(Configuration hadoop, String uri) throws java.io.IOException {
-        Path p = new Path(uri);
-        try (var in = p.getFileSystem(hadoop).open(p)) {
-            return org.sptspark.model.Checkpoints.sha256(in);
-        }
     }
 }

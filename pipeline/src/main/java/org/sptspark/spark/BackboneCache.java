@@ -3,14 +3,11 @@ package org.sptspark.spark;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.sptspark.model.Checkpoints;
-import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 
@@ -42,14 +39,8 @@ public final class BackboneCache {
         }
         NDManager manager = NDManager.newBaseManager(device);
         model = VisionTransformer.create(manager, config, 0);
-        Path path = new Path(uri);
-        try (InputStream in = path.getFileSystem(hadoop).open(path);
-                StateDict dict = Checkpoints.read(in, uri, manager)) {
-            if (!dict.sha256().equals(sha256)) {
-                throw new IllegalStateException("checkpoint " + uri + " changed during the job: sha256 " + dict.sha256()
-                        + ", the driver saw " + sha256);
-            }
-            Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
+        try {
+            Checkpoints.loadVerified(model, hadoop, uri, sha256, manager);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read checkpoint " + uri, e);
         }

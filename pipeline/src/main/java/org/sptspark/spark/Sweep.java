@@ -75,7 +75,12 @@ public final class Sweep {
         long started = System.nanoTime();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
-        String sha = sha256(hadoop, c.backbone());
+        String sha;
+        try {
+            sha = Checkpoints.sha256(hadoop, c.backbone());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read backbone " + c.backbone(), e);
+        }
         log.accept(String.format("sweep %s: %d tasks x %s, budgets %s, backbone %s (%s, sha256 %s), lake %s", c.run(),
                 tasks.size(), c.methods().stream().map(Method::id).toList(), c.budgets(), c.backbone(), c.preset(),
                 sha.substring(0, 12), c.lake()));
@@ -204,15 +209,6 @@ public final class Sweep {
         if (!allocation.isEmpty()) {
             spark.createDataFrame(allocation, AllocationTable.SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite)
                     .partitionBy("run").parquet(tables + "/allocation");
-        }
-    }
-
-    static String sha256(Configuration hadoop, String uri) {
-        var path = new org.apache.hadoop.fs.Path(uri);
-        try (var in = path.getFileSystem(hadoop).open(path)) {
-            return Checkpoints.sha256(in);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read backbone " + uri, e);
         }
     }
 }

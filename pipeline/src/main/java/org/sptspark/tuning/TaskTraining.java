@@ -23,7 +23,6 @@ import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.Checkpoints;
-import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.sensitivity.ScoresStore;
@@ -99,7 +98,7 @@ public final class TaskTraining {
             int size = r.config().imageSize();
             try (NDManager manager = NDManager.newBaseManager(device)) {
                 VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
-                loadBackbone(model, r, hadoop, manager);
+                Checkpoints.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
                 TuningLayout layout = plan != null
                         ? TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space())
                         : TuningLayout.baseline(r.method(), model.space(), r.rank());
@@ -147,19 +146,6 @@ public final class TaskTraining {
             throw new IllegalArgumentException("plan " + r.planUri() + " does not exist (run spt allocate first)", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read plan " + r.planUri(), e);
-        }
-    }
-
-    private static void loadBackbone(VisionTransformer model, Request r, Configuration hadoop, NDManager manager)
-            throws IOException {
-        Path path = new Path(r.backboneUri());
-        try (InputStream in = path.getFileSystem(hadoop).open(path);
-                StateDict dict = Checkpoints.read(in, r.backboneUri(), manager)) {
-            if (!dict.sha256().equals(r.backboneSha())) {
-                throw new IllegalStateException("checkpoint " + r.backboneUri() + " has sha256 " + dict.sha256()
-                        + ", but the job expected " + r.backboneSha() + " (was it replaced during the run?)");
-            }
-            Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
         }
     }
 
