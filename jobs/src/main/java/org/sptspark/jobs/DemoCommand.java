@@ -18,6 +18,7 @@ import org.sptspark.model.VitPresets;
 import org.sptspark.spark.Sweep;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.SnellaOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -83,8 +84,9 @@ final class DemoCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.get("spt demo", "local[1,2]");
         var config = new Sweep.Config(suite, tasks, data.toString(), backbone.toString(), VitPresets.DEMO,
                 dir.resolve("lake").toAbsolutePath().toString(),
-                List.of(Method.SPT_LORA, Method.SPT_ADAPTER, Method.LORA, Method.ADAPTER, Method.LINEAR, Method.FULL),
-                List.of(budget), 8, recipe, Normalization.IMAGENET, 32, 16,
+                List.of(Method.SPT_LORA, Method.SPT_ADAPTER, Method.LORA, Method.ADAPTER, Method.LINEAR, Method.FULL,
+                        Method.SNELLA),
+                List.of(budget), 8, SnellaOptions.defaults().withRank(8), recipe, Normalization.IMAGENET, 32, 16,
                 "demo-" + Instant.now().toString().replace(':', '-'), Versions.json(spark).toString(), force);
         Sweep.Result result = Sweep.run(spark, config, line -> {
             err.println(line);

@@ -59,6 +59,9 @@ final class SweepCommand implements Callable<Integer> {
     int rank;
 
     @Mixin
+    SnellaCliOptions snella = new SnellaCliOptions();
+
+    @Mixin
     RecipeOptions recipe;
 
     @Option(names = "--normalization", defaultValue = "imagenet", description = "imagenet or half (default: ${DEFAULT-VALUE}).")
@@ -74,7 +77,7 @@ final class SweepCommand implements Callable<Integer> {
     public Integer call() {
         SparkSession spark = SparkSessions.get("spt sweep " + suite);
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
-                methods.stream().map(Method::parse).toList(), budgets, rank, recipe.recipe(), Normalization.named(normalization),
+                methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
                 32, 16, run != null ? run : "sweep-" + Instant.now().toString().replace(':', '-'),
                 Versions.json(spark).toString(), force);
         var err = spec.commandLine().getErr();

@@ -47,6 +47,9 @@ final class TrainCommand implements Callable<Integer> {
     int rank;
 
     @Mixin
+    SnellaCliOptions snella = new SnellaCliOptions();
+
+    @Mixin
     RecipeOptions recipe;
 
     @Option(names = "--normalization", defaultValue = "imagenet", description = "imagenet or half (default: ${DEFAULT-VALUE}).")
@@ -79,7 +82,7 @@ final class TrainCommand implements Callable<Integer> {
         String sha = org.sptspark.model.Checkpoints.sha256(hadoop, where.backbone);
         String versions = Versions.json(spark).toString();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                m, plan, rank, r, where.lake, evalBatchSize, force, versions);
+                m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions);
         var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
         TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {

@@ -33,6 +33,26 @@ public final class AllocationTable {
 
     private AllocationTable() {}
 
+    /**
+     * SNELLA's final allocation from an artifact's manifest: one row per competing matrix, with the
+     * entries it kept as both {@code count_in_top_k} and {@code trainable}; {@code plan_id} is the
+     * artifact's folder.
+     */
+    public static List<Row> snellaRows(String run, String suite, String task, String artifact,
+            com.google.gson.JsonObject manifest, org.sptspark.model.ParameterSpace space) {
+        var budget = manifest.getAsJsonObject("budget");
+        var rows = new ArrayList<Row>();
+        for (var element : manifest.getAsJsonObject("snella").getAsJsonArray("matrices")) {
+            var m = element.getAsJsonObject();
+            var spec = space.get(m.get("tensor").getAsString());
+            long kept = m.get("kept").getAsLong();
+            rows.add(RowFactory.create(run, suite, task, "snella", budget.get("label").getAsString(),
+                    budget.get("target").getAsLong(), budget.get("achieved").getAsLong(), artifact, spec.name(),
+                    spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), kept, "snella", kept));
+        }
+        return rows;
+    }
+
     public static List<Row> rows(String run, String suite, String task, TuningPlan plan) {
         String method = "spt-" + plan.rule().module().id();
         String id = PlanJson.id(plan);

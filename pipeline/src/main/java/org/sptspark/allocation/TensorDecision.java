@@ -72,4 +72,20 @@ public sealed interface TensorDecision {
             return "whole";
         }
     }
+
+    /**
+     * SNELLA's kernelized sparse delta on a matrix: low-rank factors of this rank (plus three
+     * scalars) that generate a dense update, sparsified during training.
+     */
+    record Kernelized(int rank, long cost) implements TensorDecision {
+        @Override
+        public long trainable() {
+            return cost;
+        }
+
+        @Override
+        public String kind() {
+            return "snella";
+        }
+    }
 }

@@ -33,6 +33,7 @@ import org.sptspark.model.VitPresets;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.SnellaOptions;
 import org.sptspark.tuning.ResultsTable;
 import org.sptspark.tuning.TaskTraining;
 
@@ -55,11 +56,12 @@ public final class Sweep {
      * @param tasks the suite's tasks to run (empty: all)
      * @param budgets SPT budgets (labels as {@link Budget#parse} reads them); baselines run once per task
      * @param rank the LoRA/Adapter rank, for plans and baselines
+     * @param snella SNELLA's settings, its target sparsity per task
      * @param sensitivityBatches and {@code sensitivityBatchSize}: the reference's 16 x 32 from train800
      * @param versions JSON object recorded in manifests and rows
      */
     public record Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
-            List<Method> methods, List<String> budgets, int rank, Recipe recipe, Normalization normalization,
+            List<Method> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe, Normalization normalization,
             int sensitivityBatchSize, int sensitivityBatches, String run, String versions, boolean force)
             implements Serializable {}
 
@@ -113,7 +115,7 @@ public final class Sweep {
                 List<String> planFiles = m.needsPlan() ? plans.get(m) : java.util.Collections.singletonList(null);
                 for (String plan : planFiles) {
                     requests.add(new TaskTraining.Request(c.suite().name(), task, c.dataRoot(), c.backbone(), sha, config,
-                            c.normalization(), m, plan, c.rank(), c.recipe(), c.lake(), 128, c.force(), c.versions()));
+                            c.normalization(), m, plan, c.rank(), c.snella(), c.recipe(), c.lake(), 128, c.force(), c.versions()));
                 }
             }
         }
@@ -122,6 +124,18 @@ public final class Sweep {
         log.accept(String.format("stage 3: %d trainings, %d already committed; one Spark task each", requests.size(),
                 requests.size() - pending));
         List<Entry> entries = train(spark, requests);
+        for (Entry e : entries) {
+            if (e.outcome().method().equals(Method.SNELLA.id())) {
+                try {
+                    var manifest = org.sptspark.artifact.Artifacts.manifest(hadoop, e.outcome().folder());
+                    var space = org.sptspark.model.ParameterSpace.of(VitPresets.get(c.preset()).withNumClasses(e.task().classes()));
+                    allocationRows.addAll(AllocationTable.snellaRows(c.run(), c.suite().name(), e.task().name(),
+                            e.outcome().folder(), manifest, space));
+                } catch (IOException ex) {
+                    throw new UncheckedIOException("cannot read " + e.outcome().folder(), ex);
+                }
+            }
+        }
         writeTables(spark, c, sha, entries, allocationRows);
         double seconds = (System.nanoTime() - started) / 1e9;
         return new Result(c.run(), entries, seconds);

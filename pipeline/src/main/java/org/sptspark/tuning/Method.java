@@ -19,7 +19,12 @@ public enum Method {
     /** SPT with LoRA as the structured module, under a plan. */
     SPT_LORA("spt-lora", true),
     /** SPT with Adapter as the structured module, under a plan. */
-    SPT_ADAPTER("spt-adapter", true);
+    SPT_ADAPTER("spt-adapter", true),
+    /**
+     * SNELLA: a kernelized sparse delta on every block matrix, the matrices competing for a
+     * shrinking non-zero volume; plus the class token and head.
+     */
+    SNELLA("snella", false);
 
     private final String id;
     private final boolean needsPlan;

@@ -41,12 +41,22 @@ public final class TaskTraining {
      *
      * @param config the backbone's architecture with the task's classes and the recipe's drop-path
      * @param planUri the plan JSON for SPT methods, else {@code null}
-     * @param rank the baselines' LoRA/Adapter rank (SPT takes its plan's)
+     * @param rank the baselines' LoRA/Adapter rank (SPT takes its plan's, SNELLA its own)
+     * @param snella SNELLA's settings (used by {@link Method#SNELLA} only)
      * @param versions recorded in the manifest
      */
     public record Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
-            VitConfig config, Normalization normalization, Method method, String planUri, int rank, Recipe recipe,
-            String lake, int evalBatchSize, boolean force, String versions) implements Serializable {}
+            VitConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
+            Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) implements Serializable {
+
+        /** The budget label of the request's artifact: the plan's budget for SPT, the target sparsity for SNELLA. */
+        String budgetLabel(TuningPlan plan) {
+            if (plan != null) {
+                return plan.budget().label();
+            }
+            return method == Method.SNELLA ? snella.label(task.name()) : null;
+        }
+    }
 
     /**
      * What a run produced, or found committed.
@@ -62,7 +72,7 @@ public final class TaskTraining {
 
     /** The artifact folder a request commits to. */
     public static String folder(Request r, Configuration hadoop) {
-        String budget = r.method().needsPlan() ? plan(r, hadoop).budget().label() : null;
+        String budget = r.budgetLabel(r.method().needsPlan() ? plan(r, hadoop) : null);
         return Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(), r.method(), budget);
     }
 
@@ -85,7 +95,7 @@ public final class TaskTraining {
     private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
         String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
-                r.method(), plan == null ? null : plan.budget().label());
+                r.method(), r.budgetLabel(plan));
         try {
             if (!r.force() && Artifacts.committed(hadoop, folder)) {
                 log.accept("committed artifact exists at " + folder + "; not retraining");
@@ -101,7 +111,8 @@ public final class TaskTraining {
                 Checkpoints.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
                 TuningLayout layout = plan != null
                         ? TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space())
-                        : TuningLayout.baseline(r.method(), model.space(), r.rank());
+                        : TuningLayout.baseline(r.method(), model.space(),
+                                r.method() == Method.SNELLA ? r.snella().rank() : r.rank());
                 long started = System.nanoTime();
                 LabeledImages trainImages = LabeledImages.load(train, hadoop, size, r.normalization());
                 LabeledImages valImages = LabeledImages.load(val, hadoop, size, r.normalization());
@@ -109,6 +120,14 @@ public final class TaskTraining {
                         r.task().name(), label(r.method(), plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
                         layout.trainable(), model.space().headSize()));
                 try (var tuned = TunedModel.forTraining(model, layout, r.recipe().seed(), TunedModel.Unstructured.DELTA)) {
+                    if (r.method() == Method.SNELLA) {
+                        tuned.competeFor(r.snella(), r.snella().target(r.task().name()), r.recipe().epochs());
+                        log.accept(String.format(Locale.ROOT, "%s snella: %,d matrix entries compete; non-zero volume"
+                                + " %,d -> %,d (sparsity %.3f -> %.3f) over %d epochs", r.task().name(),
+                                tuned.allocator().totalEntries(), tuned.allocator().initVolume(),
+                                tuned.allocator().targetVolume(), r.snella().initSparsity(),
+                                r.snella().target(r.task().name()), r.recipe().epochs()));
+                    }
                     String name = r.task().name() + " " + label(r.method(), plan);
                     Trainer.Result result = Trainer.train(tuned, trainImages, r.recipe(),
                             () -> Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes()),
@@ -153,6 +172,36 @@ public final class TaskTraining {
         return plan == null ? method.id() : method.id() + " @ " + plan.budget().label();
     }
 
+    /** SNELLA's final allocation: the volume, and per matrix its entries, kept entries and last score. */
+    private static JsonObject snellaJson(Request r, TunedModel tuned) {
+        var o = new JsonObject();
+        SnellaOptions s = r.snella();
+        o.addProperty("rank", s.rank());
+        o.addProperty("heads", s.heads());
+        o.addProperty("initSparsity", s.initSparsity());
+        o.addProperty("targetSparsity", s.target(r.task().name()));
+        o.addProperty("initWarmup", s.initWarmup());
+        o.addProperty("finalWarmup", s.finalWarmup());
+        o.addProperty("maskInterval", s.maskInterval());
+        o.addProperty("beta1", s.beta1());
+        o.addProperty("beta2", s.beta2());
+        o.addProperty("entries", tuned.allocator().totalEntries());
+        o.addProperty("nonZero", tuned.kernelNonZeros());
+        var matrices = new JsonArray();
+        for (TunedModel.KernelState k : tuned.kernelStates()) {
+            var m = new JsonObject();
+            m.addProperty("tensor", k.tensor());
+            m.addProperty("entries", k.entries());
+            m.addProperty("kept", k.kept());
+            if (!Double.isNaN(k.score())) {
+                m.addProperty("score", k.score());
+            }
+            matrices.add(m);
+        }
+        o.add("matrices", matrices);
+        return o;
+    }
+
     private static JsonObject manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
             Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
         var m = new JsonObject();
@@ -175,8 +224,16 @@ public final class TaskTraining {
         if (plan != null) {
             budget.addProperty("label", plan.budget().label());
             budget.addProperty("target", plan.budget().target());
+            budget.addProperty("achieved", layout.trainable());
+        } else if (r.method() == Method.SNELLA) {
+            // SNELLA's budget is the delta's non-zero count, not the factors it learns them from
+            budget.addProperty("label", r.budgetLabel(null));
+            budget.addProperty("target", tuned.allocator().targetVolume());
+            budget.addProperty("achieved", tuned.kernelNonZeros());
+            m.add("snella", snellaJson(r, tuned));
+        } else {
+            budget.addProperty("achieved", layout.trainable());
         }
-        budget.addProperty("achieved", layout.trainable());
         m.add("budget", budget);
         var trainable = new JsonObject();
         trainable.addProperty("backbone", layout.trainable());

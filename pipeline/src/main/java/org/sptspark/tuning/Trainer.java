@@ -61,6 +61,7 @@ public final class Trainer {
             for (int epoch = 0; epoch < recipe.epochs(); epoch++) {
                 long started = System.nanoTime();
                 double lr = recipe.lr(epoch);
+                tuned.startEpoch(epoch);
                 int[] order = shuffle(n, recipe.seed(), epoch);
                 double lossSum = 0;
                 long correct = 0;
@@ -87,6 +88,7 @@ public final class Trainer {
                                 correct += count(logits.argMax(1).toLongArray(), labels);
                                 collector.backward(loss);
                             }
+                            tuned.afterBackward();
                             optimizer.step(tuned.trainables(), lr, recipe.weightDecay());
                         }
                     }

@@ -1,6 +1,7 @@
 package org.sptspark.tuning;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -10,6 +11,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.nio.FloatBuffer;
@@ -44,6 +46,10 @@ import org.sptspark.model.VitInitializer;
  *       down kaiming-uniform with PyTorch's default bias, up zero. As in the reference, the module
  *       on {@code attn.proj} reads the layer's input instead (its width is the same) and neither
  *       structured module on {@code attn.proj} sees dropout.
+ *   <li>SNELLA's kernelized sparse delta ({@link KernelDelta}) is a parallel branch
+ *       {@code x delta^T} with the same dropout and drop-path as LoRA; its matrices compete for a
+ *       shrinking non-zero volume ({@link SparsityAllocator}) once {@link #competeFor} is called.
+ *       It is exported as the sparse delta it ends with, so its artifacts load and merge like SPT's.
  *   <li>Whole tensors, the class token and the head are the model's own parameters, trained in
  *       place.
  * </ul>
@@ -92,6 +98,10 @@ public final class TunedModel implements AutoCloseable {
     private boolean merged;
     private NDArray lastDropoutInput;
     private NDArray lastDropoutOutput;
+    private final Map<String, KernelDelta> kernels = new LinkedHashMap<>();
+    private SnellaOptions snella;
+    private SparsityAllocator allocator;
+    private double[] lastScores;
 
     private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training) {
         if (!layout.decisions().keySet().equals(backboneNames(model))) {
@@ -215,7 +225,14 @@ public final class TunedModel implements AutoCloseable {
     /** Names of the tensors {@link #export} writes. */
     public List<String> exportedNames() {
         var names = new ArrayList<String>();
+        for (String tensor : kernels.keySet()) {
+            names.add(tensor + ".delta_index");
+            names.add(tensor + ".delta_value");
+        }
         for (String name : trainables.keySet()) {
+            if (name.contains(".snella_")) {
+                continue;
+            }
             if (name.endsWith(".delta_value")) {
                 names.add(name.substring(0, name.length() - ".delta_value".length()) + ".delta_index");
             }
@@ -236,7 +253,30 @@ public final class TunedModel implements AutoCloseable {
             throw new UnsupportedOperationException("the masked-full-gradient mode is a benchmark comparison and exports nothing");
         }
         NDList out = new NDList();
+        for (var e : kernels.entrySet()) {
+            long[] index;
+            float[] values;
+            try (NDManager scratch = manager.newSubManager()) {
+                NDArray delta = e.getValue().delta(scratch);
+                float[] dense = e.getValue().dense(scratch, false).toFloatArray();
+                index = e.getValue().indices(dense);
+                float[] all = delta.toFloatArray();
+                values = new float[index.length];
+                for (int i = 0; i < index.length; i++) {
+                    values[i] = all[(int) index[i]];
+                }
+            }
+            NDArray i = into.create(index);
+            i.setName(e.getKey() + ".delta_index");
+            out.add(i);
+            NDArray v = into.create(values);
+            v.setName(e.getKey() + ".delta_value");
+            out.add(v);
+        }
         for (var t : trainables.values()) {
+            if (t.name().contains(".snella_")) {
+                continue;
+            }
             if (t.name().endsWith(".delta_value")) {
                 String tensor = t.name().substring(0, t.name().length() - ".delta_value".length());
                 NDArray index = sparseIndex.get(tensor).toDevice(Device.cpu(), true);
@@ -286,6 +326,10 @@ public final class TunedModel implements AutoCloseable {
                     product.attach(scratch);
                     NDArray sum = product.add(w);
                     w.set(FloatBuffer.wrap(sum.toFloatArray()));
+                } else if (e.getValue() instanceof TensorDecision.Kernelized) {
+                    NDArray delta = kernels.get(name).delta(scratch);
+                    NDArray sum = delta.add(w);
+                    w.set(FloatBuffer.wrap(sum.toFloatArray()));
                 }
             }
         }
@@ -322,6 +366,8 @@ public final class TunedModel implements AutoCloseable {
             } else {
                 installAdapter(t, s.rank(), seed);
             }
+        } else if (decision instanceof TensorDecision.Kernelized k) {
+            installKernel(t, k.rank(), seed);
         }
     }
 
@@ -370,6 +416,116 @@ public final class TunedModel implements AutoCloseable {
             NDArray delta = Linear.linear(Linear.linear(in, a).head(), b).head();
             return y.add(dropPath(delta, training));
         });
+    }
+
+    private void installKernel(TensorSpec t, int rank, long seed) {
+        String linear = linearOf(t.name());
+        Device device = model.parameter(t.name()).getArray().getDevice();
+        var k = new KernelDelta(linear, t.rows(), t.cols(), rank, 2, seed, manager, device);
+        kernels.put(t.name(), k);
+        trainables.put(linear + ".snella_in", new Trainable(linear + ".snella_in", k.in, true, null));
+        trainables.put(linear + ".snella_out", new Trainable(linear + ".snella_out", k.out, true, null));
+        trainables.put(linear + ".snella_alpha", new Trainable(linear + ".snella_alpha", k.alpha, false, null));
+        trainables.put(linear + ".snella_gamma", new Trainable(linear + ".snella_gamma", k.gamma, false, null));
+        trainables.put(linear + ".snella_beta", new Trainable(linear + ".snella_beta", k.beta, false, null));
+        boolean dropout = !t.operation().equals("proj");
+        model.setBranch(linear, (x, y, training) -> {
+            NDArray in = dropout && training ? dropout(x) : x;
+            NDArray delta = training ? k.proxy(x.getManager()) : k.inference(manager);
+            return y.add(dropPath(Linear.linear(in, delta).head(), training));
+        });
+    }
+
+    /**
+     * Starts SNELLA's competition for a training of {@code epochs} epochs on a task whose target
+     * sparsity is {@code targetSparsity}; every matrix starts at the initial sparsity.
+     */
+    public void competeFor(SnellaOptions options, double targetSparsity, int epochs) {
+        if (kernels.isEmpty()) {
+            throw new IllegalStateException("the layout has no SNELLA matrices");
+        }
+        long[] sizes = kernels.values().stream().mapToLong(KernelDelta::size).toArray();
+        snella = options;
+        allocator = new SparsityAllocator(sizes, options.initSparsity(), targetSparsity, epochs, options.initWarmup(),
+                options.finalWarmup(), options.maskInterval());
+        long[] initial = allocator.initial();
+        int m = 0;
+        for (KernelDelta k : kernels.values()) {
+            k.setKeep(initial[m++]);
+        }
+    }
+
+    /** Whether the model has SNELLA matrices. */
+    public boolean kernelized() {
+        return !kernels.isEmpty();
+    }
+
+    /** The competition, once {@link #competeFor} was called. */
+    public SparsityAllocator allocator() {
+        return allocator;
+    }
+
+    /**
+     * Called by the trainer before each epoch: re-allocates SNELLA's matrices when the schedule
+     * says so. No-op for other methods.
+     */
+    public void startEpoch(int epoch) {
+        if (kernels.isEmpty()) {
+            return;
+        }
+        if (allocator == null) {
+            throw new IllegalStateException("SNELLA needs its competition settings: call competeFor before training");
+        }
+        if (!allocator.reallocates(epoch)) {
+            return;
+        }
+        double[] scores = kernels.values().stream().mapToDouble(KernelDelta::score).toArray();
+        long[] counts = allocator.allocate(allocator.volume(epoch), scores);
+        int m = 0;
+        for (KernelDelta k : kernels.values()) {
+            k.setKeep(counts[m++]);
+        }
+        lastScores = scores;
+    }
+
+    /**
+     * Called by the trainer after the network's backward pass and before the optimizer's step:
+     * back-propagates into SNELLA's factors, one matrix at a time, and updates their importance.
+     * No-op for other methods.
+     */
+    public void afterBackward() {
+        if (kernels.isEmpty()) {
+            return;
+        }
+        double b1 = snella == null ? 0.85 : snella.beta1();
+        double b2 = snella == null ? 0.85 : snella.beta2();
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            for (KernelDelta k : kernels.values()) {
+                k.backward(manager, collector, b1, b2);
+            }
+        }
+    }
+
+    /**
+     * SNELLA's matrices as they stand: weight name, entries, entries kept, and the score of the
+     * last re-allocation (NaN before the first).
+     */
+    public record KernelState(String tensor, long entries, long kept, double score) {}
+
+    public List<KernelState> kernelStates() {
+        var out = new ArrayList<KernelState>();
+        int m = 0;
+        for (var e : kernels.entrySet()) {
+            out.add(new KernelState(e.getKey(), e.getValue().size(), e.getValue().keep(),
+                    lastScores == null ? Double.NaN : lastScores[m]));
+            m++;
+        }
+        return out;
+    }
+
+    /** Non-zero entries of SNELLA's deltas now. */
+    public long kernelNonZeros() {
+        return kernels.values().stream().mapToLong(KernelDelta::keep).sum();
     }
 
     private void installAdapter(TensorSpec t, int rank, long seed) {

@@ -81,12 +81,12 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
         return new TuningLayout(method, map, plan.rule().rank(), planId, plan.budget().label(), plan.budget().target());
     }
 
-    /** A baseline's layout; {@code rank} sizes the LoRA and Adapter modules. */
+    /** A baseline's layout; {@code rank} sizes the LoRA and Adapter modules, or SNELLA's factors. */
     public static TuningLayout baseline(Method method, ParameterSpace space, int rank) {
         if (method.needsPlan()) {
             throw new IllegalArgumentException("method " + method.id() + " needs a plan (--plan)");
         }
-        boolean structured = method == Method.LORA || method == Method.ADAPTER;
+        boolean structured = method == Method.LORA || method == Method.ADAPTER || method == Method.SNELLA;
         if (structured && rank < 1) {
             throw new IllegalArgumentException("rank must be positive, not " + rank);
         }
@@ -108,6 +108,15 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
                     }
                     var module = method == Method.LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
                     yield new TensorDecision.Structured(module, rank, module.cost(rank, t.rows(), t.cols()));
+                }
+                case SNELLA -> {
+                    if (t.name().equals("cls_token")) {
+                        yield new TensorDecision.Whole(t.size());
+                    }
+                    if (t.role() != TensorRole.MATRIX) {
+                        yield FROZEN;
+                    }
+                    yield new TensorDecision.Kernelized(rank, (long) rank * (t.rows() + t.cols()) + 3);
                 }
                 default -> throw new IllegalStateException(method.id());
             };

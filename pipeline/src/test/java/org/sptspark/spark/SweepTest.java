@@ -27,6 +27,7 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitPresets;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.SnellaOptions;
 
 /** Sweeps: a killed sweep resumes without redoing committed work; a sweep runs on an S3 lake. */
 class SweepTest {
@@ -55,7 +56,7 @@ class SweepTest {
 
     static Sweep.Config config(List<String> tasks, String data, String backbone, String lake, String run) {
         return new Sweep.Config(Suite.load("demo"), tasks, data, backbone, VitPresets.DEMO, lake,
-                List.of(Method.SPT_LORA, Method.LINEAR), List.of("10k"), 8,
+                List.of(Method.SPT_LORA, Method.LINEAR), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
                 new Recipe(1, 64, 1e-3, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0), Normalization.IMAGENET, 8, 2, run, "{}", false);
     }
 
