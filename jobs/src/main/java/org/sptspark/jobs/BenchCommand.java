@@ -213,7 +213,7 @@ final class BenchCommand implements Runnable {
         List<String> presets;
 
         @Option(names = "--methods", split = ",",
-                defaultValue = "linear,bias,lora,adapter,full,spt-lora,spt-adapter,spt-lora-masked",
+                defaultValue = "linear,bias,lora,adapter,full,spt-lora,spt-adapter,spt-lora-masked,snella",
                 description = "Comma-separated methods (default: ${DEFAULT-VALUE}).")
         List<String> methods;
 
@@ -252,7 +252,7 @@ final class BenchCommand implements Runnable {
             out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",
                     ai.djl.engine.Engine.getInstance().getEngineName(), ai.djl.engine.Engine.getInstance().getVersion(),
                     Runtime.getRuntime().availableProcessors(), batch, steps,
-                    inProcess ? "one JVM (peak RSS cumulative)" : "one JVM per row");
+                    inProcess ? "one JVM (peak RSS cumulative)" : "one JVM per row (MALLOC_MMAP_THRESHOLD_=" + System.getenv().getOrDefault("MALLOC_MMAP_THRESHOLD_", "131072") + ")");
             out.printf(Locale.ROOT, "%-22s %-16s %7s %12s %12s %12s %9s %8s %10s %12s %14s%n", "preset", "method", "budget",
                     "trained", "updated", "AdamW bytes", "step s", "img/s", "peak RSS", "artifact B", "checkpoint B");
             out.flush();
@@ -287,7 +287,11 @@ final class BenchCommand implements Runnable {
             command.add(Row.class.getName());
             command.addAll(List.of(preset, method, budget, String.valueOf(rank), String.valueOf(batch),
                     String.valueOf(warmup), String.valueOf(steps)));
-            Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            var builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+            // a fixed mmap threshold: glibc otherwise raises it after large frees and serves later large
+            // tensors from its heap, whose fragmentation inflates the peak with memory no method holds
+            builder.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "131072");
+            Process p = builder.start();
             String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("benchmark JVM for " + preset + " " + method + " failed (exit "

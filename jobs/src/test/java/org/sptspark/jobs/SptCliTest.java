@@ -100,18 +100,20 @@ class SptCliTest {
         Run again = run("data", "prepare", "--suite", "demo", "--out", data, "--packages", packages);
         assertTrue(again.out().contains("0 task(s) written, 7 already there"), again.out());
 
-        // the main job on the bundled backbone, cut to one task and one epoch; a re-run reuses all six trainings
+        // the main job on the bundled backbone, cut to one task and two epochs (SNELLA's shortest schedule);
+        // a re-run reuses all seven trainings
         String[] demo = {"demo", "--dir", dir.resolve("demo").toString(), "--packages", packages, "--tasks",
-            "gen_clevr_dist", "--epochs", "1"};
+            "gen_clevr_dist", "--epochs", "2"};
         Run sweep = run(demo);
         assertEquals(0, sweep.exit(), sweep.err());
-        for (String column : new String[] {"spt-lora@20k", "spt-adapter@20k", "lora", "adapter", "linear", "full"}) {
+        for (String column : new String[] {"spt-lora@20k", "spt-adapter@20k", "lora", "adapter", "linear", "full",
+            "snella@sparsity0.9"}) {
             assertTrue(sweep.out().contains(column), column + " in\n" + sweep.out());
         }
-        assertTrue(sweep.out().contains("6 trainings (0 reused"), sweep.out());
+        assertTrue(sweep.out().contains("7 trainings (0 reused"), sweep.out());
         Run resumed = run(demo);
         assertEquals(0, resumed.exit(), resumed.err());
-        assertTrue(resumed.out().contains("6 trainings (6 reused"), resumed.out());
+        assertTrue(resumed.out().contains("7 trainings (7 reused"), resumed.out());
     }
 
     /** SPT stages 1 and 2 through the command line, on a generated task and a random demo backbone. */

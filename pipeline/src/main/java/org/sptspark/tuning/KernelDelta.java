@@ -139,7 +139,7 @@ final class KernelDelta {
         try (NDManager tmp = scope.newSubManager()) {
             NDArray dw = dense(tmp, false);
             NDArray magnitude = dw.abs();
-            threshold = threshold(magnitude.toFloatArray(), keep);
+            threshold = threshold(magnitude, keep);
             NDArray result = dw.mul(magnitude.mul(magnitude.gte(threshold).toType(DataType.FLOAT32, false)));
             result.attach(scope);
             return result;
@@ -218,48 +218,26 @@ final class KernelDelta {
 
     /**
      * The smallest magnitude kept: the {@code keep}-th largest value ({@code +inf} to keep none,
-     * {@code -inf} to keep all), by quickselect.
+     * {@code -inf} to keep all), by a sort on the arrays' device so that no copy of the matrix
+     * reaches the Java heap.
      */
-    static float threshold(float[] magnitudes, long keep) {
-        int n = magnitudes.length;
+    static float threshold(NDArray magnitudes, long keep) {
+        long n = magnitudes.size();
         if (keep <= 0) {
             return Float.POSITIVE_INFINITY;
         }
         if (keep >= n) {
             return Float.NEGATIVE_INFINITY;
         }
-        int target = (int) (n - keep);
-        float[] a = magnitudes.clone();
-        int lo = 0;
-        int hi = n - 1;
-        while (lo < hi) {
-            float pivot = a[lo + (hi - lo) / 2];
-            int i = lo;
-            int j = hi;
-            while (i <= j) {
-                while (a[i] < pivot) {
-                    i++;
-                }
-                while (a[j] > pivot) {
-                    j--;
-                }
-                if (i <= j) {
-                    float t = a[i];
-                    a[i] = a[j];
-                    a[j] = t;
-                    i++;
-                    j--;
-                }
-            }
-            if (target <= j) {
-                hi = j;
-            } else if (target >= i) {
-                lo = i;
-            } else {
-                break;
-            }
+        try (NDManager tmp = magnitudes.getManager().newSubManager()) {
+            NDArray flat = magnitudes.flatten();
+            flat.attach(tmp);
+            NDArray sorted = flat.sort();
+            sorted.attach(tmp);
+            NDArray value = sorted.get(n - keep);
+            value.attach(tmp);
+            return value.getFloat();
         }
-        return a[target];
     }
 
     /**

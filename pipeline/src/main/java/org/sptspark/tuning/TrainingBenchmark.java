@@ -44,7 +44,8 @@ public final class TrainingBenchmark {
      * @param updated scalars the optimizer updates (masked tensors whole)
      * @param optimizerBytes AdamW's two moments
      * @param stepSeconds median forward+backward+update of one batch
-     * @param peakRssBytes the process's peak resident set (VmHWM); per method only when each runs in its own JVM
+     * @param peakRssBytes the process's peak resident set (VmHWM) after the timed steps, before the
+     *     artifact's export; per method only when each runs in its own JVM
      * @param artifactBytes the safetensors the method's artifact holds (-1: the method writes none)
      * @param checkpointBytes the full checkpoint with the task's head
      */
@@ -82,11 +83,20 @@ public final class TrainingBenchmark {
                         .allocate(List.of(b)).get(0);
                 layout = TuningLayout.fromPlan(m, plan, PlanJson.id(plan), model.space());
                 budgetLabel = b.label();
+            } else if (m == Method.SNELLA) {
+                // SNELLA at the reference's rank 32, whatever the LoRA rank
+                layout = TuningLayout.baseline(m, model.space(), SnellaOptions.defaults().rank());
             } else {
                 layout = TuningLayout.baseline(m, model.space(), rank);
             }
             var mode = masked ? TunedModel.Unstructured.MASKED_FULL : TunedModel.Unstructured.DELTA;
             try (var tuned = TunedModel.forTraining(model, layout, 0, mode); AdamW adam = new AdamW(manager)) {
+                if (m == Method.SNELLA) {
+                    // at the default target sparsity, as training ends (its memory does not depend on the sparsity;
+                    // its artifact does)
+                    tuned.competeFor(SnellaOptions.defaults(), SnellaOptions.DEFAULT_TARGET, 2);
+                    tuned.startEpoch(1);
+                }
                 NDArray images = manager.create(ModelBenchmark.randomImages(config, batch, 3),
                         new ai.djl.ndarray.types.Shape(batch, 3, config.imageSize(), config.imageSize()));
                 NDArray labels = manager.create(ModelBenchmark.randomLabels(config, batch, 4));
@@ -104,6 +114,7 @@ public final class TrainingBenchmark {
                                 NDArray logits = tuned.forward(x, true, i);
                                 c.backward(Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits)));
                             }
+                            tuned.afterBackward();
                             adam.step(tuned.trainables(), 1e-3, 1e-4);
                         }
                     }
@@ -113,6 +124,8 @@ public final class TrainingBenchmark {
                 }
                 Arrays.sort(times);
                 double median = times[steps / 2];
+                // training's peak, before the export below copies the artifact through the Java heap
+                long peak = peakRss();
                 long artifact = -1;
                 if (!masked) {
                     try (NDManager scratch = NDManager.newBaseManager()) {
@@ -126,7 +139,7 @@ public final class TrainingBenchmark {
                 Checkpoints.write(model, counter);
                 checkpoint = counter.bytes;
                 return new Row(config.name(), method, budgetLabel, batch, tuned.tunedScalars(), tuned.trainableScalars(),
-                        adam.stateBytes(), median, batch / median, peakRss(), artifact, checkpoint);
+                        adam.stateBytes(), median, batch / median, peak, artifact, checkpoint);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
