@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
         subcommands = {ModelInfoCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class,
             SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, EvaluateCommand.class, MergeCommand.class,
-            SweepCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            SweepCommand.class, PredictCommand.class, ReportCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
     public static void main(String[] args) {

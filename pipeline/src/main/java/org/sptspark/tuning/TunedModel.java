@@ -96,6 +96,8 @@ public final class TunedModel implements AutoCloseable {
     private final ParameterStore store;
     private NDManager scope;
     private boolean merged;
+    private final Map<String, VisionTransformer.LinearBranch> branches = new LinkedHashMap<>();
+    private final Map<String, NDArray> overlay;
     private NDArray lastDropoutInput;
     private NDArray lastDropoutOutput;
     private final Map<String, KernelDelta> kernels = new LinkedHashMap<>();
@@ -103,12 +105,14 @@ public final class TunedModel implements AutoCloseable {
     private SparsityAllocator allocator;
     private double[] lastScores;
 
-    private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training) {
+    private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training,
+            Map<String, NDArray> overlay) {
         if (!layout.decisions().keySet().equals(backboneNames(model))) {
             throw new IllegalArgumentException("the layout does not cover " + model.config().name() + "'s tensors");
         }
         this.model = model;
         this.layout = layout;
+        this.overlay = overlay;
         this.mode = mode;
         this.manager = model.parameter("head.weight").getArray().getManager().newSubManager();
         Map<Parameter, UnaryOperator<NDArray>> view = Collections.unmodifiableMap(overrides);
@@ -140,7 +144,7 @@ public final class TunedModel implements AutoCloseable {
      */
     public static TunedModel forTraining(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode) {
         VitInitializer.reinitializeHead(model, seed);
-        return new TunedModel(model, layout, seed, mode, true);
+        return new TunedModel(model, layout, seed, mode, true, null);
     }
 
     /**
@@ -149,7 +153,33 @@ public final class TunedModel implements AutoCloseable {
      */
     public static TunedModel fromTensors(VisionTransformer model, TuningLayout layout, Map<String, NDArray> tensors,
             String source) {
-        var tuned = new TunedModel(model, layout, 0, Unstructured.DELTA, false);
+        return load(new TunedModel(model, layout, 0, Unstructured.DELTA, false, null), layout, tensors, source);
+    }
+
+    /**
+     * An artifact laid over a backbone it shares with others: nothing of {@code model} is written.
+     * Whole tensors and the head (whose class count may differ from the model's) are the
+     * overlay's own copies, served through its parameter store, and its branches are installed
+     * at each {@link #forward}; so several overlays can use one backbone in memory, one forward
+     * at a time (callers serialise forwards on one model).
+     */
+    public static TunedModel overlay(VisionTransformer model, TuningLayout layout, Map<String, NDArray> tensors,
+            String source) {
+        for (String head : List.of("head.weight", "head.bias")) {
+            if (!tensors.containsKey(head)) {
+                throw new IllegalArgumentException(source + " has no " + head);
+            }
+        }
+        Shape w = tensors.get("head.weight").getShape();
+        Shape b = tensors.get("head.bias").getShape();
+        if (w.dimension() != 2 || w.get(1) != model.config().embedDim() || b.dimension() != 1 || b.get(0) != w.get(0)) {
+            throw new IllegalArgumentException(source + ": head " + w + " / " + b + " does not fit embedding width "
+                    + model.config().embedDim());
+        }
+        return load(new TunedModel(model, layout, 0, Unstructured.DELTA, false, tensors), layout, tensors, source);
+    }
+
+    private static TunedModel load(TunedModel tuned, TuningLayout layout, Map<String, NDArray> tensors, String source) {
         var expected = tuned.exportedNames();
         var missing = new TreeSet<>(expected);
         missing.removeAll(tensors.keySet());
@@ -211,6 +241,10 @@ public final class TunedModel implements AutoCloseable {
      */
     public NDArray forward(NDArray images, boolean training, long dropPathSeed) {
         scope = images.getManager();
+        model.clearBranches();
+        if (!merged) {
+            branches.forEach(model::setBranch);
+        }
         try {
             var params = new PairList<String, Object>();
             params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
@@ -301,6 +335,9 @@ public final class TunedModel implements AutoCloseable {
      *     in a plain ViT checkpoint
      */
     public void merge() {
+        if (overlay != null) {
+            throw new IllegalStateException("an overlay shares its backbone and is never merged into it");
+        }
         for (var e : layout.decisions().entrySet()) {
             if (e.getValue() instanceof TensorDecision.Structured s && s.module() == AllocationRule.Module.ADAPTER) {
                 throw new IllegalArgumentException("artifacts with Adapter modules cannot be merged: an Adapter is a"
@@ -372,7 +409,15 @@ public final class TunedModel implements AutoCloseable {
     }
 
     private void addWhole(String name, boolean decay) {
-        trainables.put(name, new Trainable(name, model.parameter(name).getArray(), decay, null));
+        Parameter p = model.parameter(name);
+        if (overlay == null) {
+            trainables.put(name, new Trainable(name, p.getArray(), decay, null));
+            return;
+        }
+        Shape shape = name.startsWith("head.") ? overlay.get(name).getShape() : p.getArray().getShape();
+        NDArray own = manager.zeros(shape, DataType.FLOAT32, p.getArray().getDevice());
+        trainables.put(name, new Trainable(name, own, decay, null));
+        overrides.put(p, base -> own);
     }
 
     private void installSparse(TensorSpec t, Parameter p, int[] indices) {
@@ -411,7 +456,7 @@ public final class TunedModel implements AutoCloseable {
         trainables.put(linear + ".lora_A", new Trainable(linear + ".lora_A", a, true, null));
         trainables.put(linear + ".lora_B", new Trainable(linear + ".lora_B", b, true, null));
         boolean dropout = !t.operation().equals("proj");
-        model.setBranch(linear, (x, y, training) -> {
+        branches.put(linear, (x, y, training) -> {
             NDArray in = dropout && training ? dropout(x) : x;
             NDArray delta = Linear.linear(Linear.linear(in, a).head(), b).head();
             return y.add(dropPath(delta, training));
@@ -429,7 +474,7 @@ public final class TunedModel implements AutoCloseable {
         trainables.put(linear + ".snella_gamma", new Trainable(linear + ".snella_gamma", k.gamma, false, null));
         trainables.put(linear + ".snella_beta", new Trainable(linear + ".snella_beta", k.beta, false, null));
         boolean dropout = !t.operation().equals("proj");
-        model.setBranch(linear, (x, y, training) -> {
+        branches.put(linear, (x, y, training) -> {
             NDArray in = dropout && training ? dropout(x) : x;
             NDArray delta = training ? k.proxy(x.getManager()) : k.inference(manager);
             return y.add(dropPath(Linear.linear(in, delta).head(), training));
@@ -545,7 +590,7 @@ public final class TunedModel implements AutoCloseable {
         trainables.put(up + "weight", new Trainable(up + "weight", uw, true, null));
         trainables.put(up + "bias", new Trainable(up + "bias", ub, false, null));
         boolean proj = t.operation().equals("proj");
-        model.setBranch(linear, (x, y, training) -> {
+        branches.put(linear, (x, y, training) -> {
             NDArray source = proj ? x : y;
             NDArray in = !proj && training ? dropout(source) : source;
             NDArray hidden = Activation.gelu(Linear.linear(in, dw, db).head());

@@ -1,0 +1,95 @@
+package org.sptspark.jobs;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.sptspark.report.Report;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Prints a run's comparison table and allocation summaries from the lake's tables. */
+@Command(name = "report", mixinStandardHelpOptions = true,
+        description = {"A run's comparison from the lake: top-1 per task and method (a method at a budget is a column),",
+            "each group's mean, the mean of the group means (VTAB's headline) and the plain mean; then where each",
+            "method's budget went per operation, from the allocation table. Reads any Hadoop URI (s3a:// too)."})
+final class ReportCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--lake", required = true, description = "The lake's root URI.")
+    String lake;
+
+    @Option(names = "--run", description = "The run id (a sweep's or demo's run); without it the runs are listed.")
+    String run;
+
+    @Option(names = "--format", defaultValue = "markdown",
+            description = "markdown, csv (the comparison table) or json (everything, for notebooks) (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Override
+    public Integer call() {
+        if (!List.of("markdown", "csv", "json").contains(format)) {
+            throw new IllegalArgumentException("unknown format '" + format + "': choose markdown, csv or json");
+        }
+        SparkSession spark = SparkSessions.get("spt report", "local[1]");
+        String tables = new Path(new Path(lake), "tables").toString();
+        Path resultsPath = new Path(tables, "results");
+        try {
+            if (!resultsPath.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(resultsPath)) {
+                throw new IllegalArgumentException("no results table at " + resultsPath + " (run a sweep or spt demo first)");
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + resultsPath, e);
+        }
+        Dataset<Row> all = spark.read().parquet(resultsPath.toString());
+        List<String> runs = all.select("run").distinct().orderBy("run").collectAsList().stream().map(r -> r.getString(0)).toList();
+        PrintWriter out = spec.commandLine().getOut();
+        if (run == null) {
+            out.println("runs in " + lake + ":");
+            runs.forEach(r -> out.println("  " + r));
+            out.flush();
+            return 0;
+        }
+        if (!runs.contains(run)) {
+            throw new IllegalArgumentException("no run '" + run + "' in " + resultsPath + "; runs there: " + runs);
+        }
+        var results = new ArrayList<Report.Result>();
+        for (Row r : all.where(functions.col("run").equalTo(run)).orderBy("recorded_at").collectAsList()) {
+            results.add(new Report.Result(r.getAs("task"), r.getAs("group"), r.getAs("method"), r.getAs("budget"),
+                    r.<Long>getAs("budget_achieved"), r.<Long>getAs("trainable_with_head"), r.<Double>getAs("top1"),
+                    r.<Long>getAs("test_images"), r.getAs("artifact"), r.<Long>getAs("artifact_bytes")));
+        }
+        var allocation = new ArrayList<Report.Allocation>();
+        Path allocationPath = new Path(tables, "allocation");
+        try {
+            if (allocationPath.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(allocationPath)) {
+                for (Row r : spark.read().parquet(allocationPath.toString()).where(functions.col("run").equalTo(run))
+                        .collectAsList()) {
+                    allocation.add(new Report.Allocation(r.getAs("task"), r.getAs("method"), r.getAs("budget"),
+                            r.getAs("tensor"), r.<Integer>getAs("block"), r.getAs("operation"), r.getAs("role"),
+                            r.getAs("decision"), r.<Long>getAs("trainable")));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + allocationPath, e);
+        }
+        var report = new Report(run, results, allocation);
+        out.print(switch (format.toLowerCase(Locale.ROOT)) {
+            case "csv" -> report.csv();
+            case "json" -> report.json();
+            default -> report.markdown();
+        });
+        out.flush();
+        return 0;
+    }
+}

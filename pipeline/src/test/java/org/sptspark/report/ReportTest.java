@@ -1,0 +1,69 @@
+package org.sptspark.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonParser;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The comparison's means and the budget spreads against values worked by hand. */
+class ReportTest {
+
+    static Report.Result r(String task, String group, String method, String budget, double top1) {
+        return new Report.Result(task, group, method, budget, 100, 200, top1, 50, "a/" + task + "/" + method, 1000);
+    }
+
+    static Report.Allocation a(String tensor, int block, String op, String role, String decision, long trainable) {
+        return new Report.Allocation("t1", "spt-lora", "20k", tensor, block, op, role, decision, trainable);
+    }
+
+    final Report report = new Report("run-1", List.of(
+            r("t1", "natural", "spt-lora", "20k", 0.50), r("t2", "natural", "spt-lora", "20k", 0.70),
+            r("t3", "structured", "spt-lora", "20k", 0.20), r("t1", "natural", "linear", null, 0.40),
+            r("t3", "structured", "linear", null, 0.10)),
+            List.of(a("blocks.0.attn.q.weight", 0, "q", "matrix", "unstructured", 30),
+                    a("blocks.0.mlp.fc1.weight", 0, "fc1", "matrix", "lora", 50),
+                    a("blocks.1.norm1.weight", 1, "norm1", "vector", "whole", 15),
+                    a("blocks.1.attn.v.bias", 1, "v", "vector", "unstructured", 5)));
+
+    @Test
+    void groupMeansAndTheMeanOfGroupMeansAreVtabs() {
+        assertEquals(List.of("spt-lora@20k", "linear"), report.columns());
+        // natural: (0.5 + 0.7) / 2 = 0.6; structured: 0.2; mean of group means (0.6 + 0.2) / 2 = 0.4; plain mean 1.4 / 3
+        assertEquals(0.6, report.groupMean("natural", "spt-lora@20k"), 1e-12);
+        assertEquals(0.4, report.meanOfGroupMeans("spt-lora@20k"), 1e-12);
+        assertEquals(1.4 / 3, report.mean("spt-lora@20k"), 1e-12);
+        // linear has no t2: natural is t1 alone
+        assertEquals(0.4, report.groupMean("natural", "linear"), 1e-12);
+        assertEquals(0.25, report.meanOfGroupMeans("linear"), 1e-12);
+        assertTrue(Double.isNaN(report.top1("t2", "linear")));
+    }
+
+    @Test
+    void theSpreadSharesTheBudgetByOperationAndBlock() {
+        Report.Spread s = report.spreads().get(0);
+        assertEquals(100, s.total());
+        assertEquals(30L, s.byCategory().get("q"));
+        assertEquals(50L, s.byCategory().get("fc1"));
+        assertEquals(15L, s.byCategory().get("norms"));
+        assertEquals(5L, s.byCategory().get("biases"));
+        assertEquals(80L, s.byBlock().get(0));
+        assertEquals(20L, s.byBlock().get(1));
+        assertEquals(List.of("blocks.0.mlp.fc1.weight"), s.modules());
+    }
+
+    @Test
+    void theFormatsCarryTheSameNumbers() {
+        String md = report.markdown();
+        assertTrue(md.contains("| mean of group means | | 40.0 | 25.0 |"), md);
+        assertTrue(md.contains("| t2 | natural | 70.0 | - |"), md);
+        String csv = report.csv();
+        assertTrue(csv.startsWith("task,group,spt-lora@20k,linear\n"), csv);
+        assertTrue(csv.contains("\nt2,natural,70.00,\n"), csv);
+        var json = JsonParser.parseString(report.json()).getAsJsonObject();
+        assertEquals(0.4, json.getAsJsonObject("meanOfGroupMeans").get("spt-lora@20k").getAsDouble(), 1e-12);
+        assertTrue(json.getAsJsonArray("rows").get(1).getAsJsonObject().getAsJsonObject("top1").get("linear").isJsonNull());
+        assertEquals(4, json.getAsJsonArray("allocation").size());
+    }
+}
