@@ -84,6 +84,16 @@ final class ReportCommand implements Callable<Integer> {
             throw new java.io.UncheckedIOException("cannot read " + allocationPath, e);
         }
         var report = new Report(run, results, allocation);
+        try {
+            // the backbone's checkpoint, for artifact-size comparisons: the first artifact's manifest names it
+            var manifest = org.sptspark.artifact.Artifacts.manifest(spark.sparkContext().hadoopConfiguration(),
+                    results.get(0).artifact());
+            Path checkpoint = new Path(manifest.getAsJsonObject("backbone").get("checkpoint").getAsString());
+            report.withCheckpointBytes(checkpoint.getFileSystem(spark.sparkContext().hadoopConfiguration())
+                    .getFileStatus(checkpoint).getLen());
+        } catch (java.io.IOException | RuntimeException e) {
+            spec.commandLine().getErr().println("report: the backbone checkpoint's size is unknown (" + e.getMessage() + ")");
+        }
         out.print(switch (format.toLowerCase(Locale.ROOT)) {
             case "csv" -> report.csv();
             case "json" -> report.json();

@@ -83,7 +83,7 @@ class SptCliTest {
 
     /** The acceptance: the demo suite prepared from the packages checks clean. */
     @Test
-    void demoSuitePreparesFromThePackagesAndChecksClean() {
+    void demoSuitePreparesFromThePackagesAndChecksClean() throws Exception {
         String packages = System.getenv().getOrDefault("SPT_PACKAGES", "");
         for (String file : new String[] {"emoji-datasource-google-16.0.0.tgz", "emoji-datasource-twitter-16.0.0.tgz"}) {
             assumeTrue(!packages.isEmpty() && Files.isRegularFile(Path.of(packages, file)),
@@ -114,6 +114,27 @@ class SptCliTest {
         Run resumed = run(demo);
         assertEquals(0, resumed.exit(), resumed.err());
         assertTrue(resumed.out().contains("7 trainings (7 reused"), resumed.out());
+
+        // the lake's consumers on the demo's run: the report, predictions with two artifacts, the notebooks
+        String lake = dir.resolve("demo/lake").toString();
+        Run runs = run("report", "--lake", lake);
+        assertEquals(0, runs.exit(), runs.err());
+        String runId = runs.out().strip().lines().reduce((a, b) -> b).orElseThrow().strip();
+        Run report = run("report", "--lake", lake, "--run", runId);
+        assertEquals(0, report.exit(), report.err());
+        assertTrue(report.out().contains("| mean of group means |") && report.out().contains("snella@sparsity0.9")
+                && report.out().contains("Where the budget went"), report.out());
+        Path artifacts;
+        try (var found = Files.list(dir.resolve("demo/lake/artifacts/demo/gen_clevr_dist"))) {
+            artifacts = found.findFirst().orElseThrow();
+        }
+        Run predict = run("predict", "--backbone", dir.resolve("demo/vit_demo_patch8_32.safetensors").toString(),
+                "--artifacts", artifacts.resolve("spt-lora-20k") + "," + artifacts.resolve("snella-sparsity0.9"),
+                "--images", dir.resolve("demo/data/gen_clevr_dist/images/test").toString(), "--out",
+                dir.resolve("predictions").toString());
+        assertEquals(0, predict.exit(), predict.err());
+        assertTrue(predict.out().contains("x 2 artifacts") && predict.out().contains("; 0 skipped"), predict.out());
+        Notebooks.executeAll(lake, runId);
     }
 
     /** SPT stages 1 and 2 through the command line, on a generated task and a random demo backbone. */

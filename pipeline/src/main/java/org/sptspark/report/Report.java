@@ -58,6 +58,7 @@ public final class Report {
     private final List<String> columns = new ArrayList<>();
     private final Map<String, String> groups = new LinkedHashMap<>();
     private final Map<String, Map<String, Double>> table = new LinkedHashMap<>();
+    private long checkpointBytes = -1;
 
     public Report(String run, List<Result> results, List<Allocation> allocation) {
         if (results.isEmpty()) {
@@ -73,6 +74,12 @@ public final class Report {
             table.computeIfAbsent(r.task(), k -> new LinkedHashMap<>()).put(r.column(), r.top1());
         }
         columns.addAll(cols);
+    }
+
+    /** Records the size of the backbone checkpoint the artifacts compare with (JSON {@code checkpointBytes}). */
+    public Report withCheckpointBytes(long bytes) {
+        checkpointBytes = bytes;
+        return this;
     }
 
     public List<String> columns() {
@@ -260,6 +267,9 @@ public final class Report {
         var mean = new JsonObject();
         columns.forEach(c -> addNumber(mean, c, mean(c)));
         o.add("mean", mean);
+        if (checkpointBytes >= 0) {
+            o.addProperty("checkpointBytes", checkpointBytes);
+        }
         o.add("results", gson.toJsonTree(results));
         o.add("allocation", gson.toJsonTree(allocation));
         o.add("spreads", gson.toJsonTree(spreads()));
