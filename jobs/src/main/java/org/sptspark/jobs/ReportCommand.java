@@ -84,6 +84,8 @@ final class ReportCommand implements Callable<Integer> {
             throw new java.io.UncheckedIOException("cannot read " + allocationPath, e);
         }
         var report = new Report(run, results, allocation);
+        all.where(functions.col("run").equalTo(run)).select("suite").distinct().collectAsList().stream()
+                .map(r -> r.getString(0)).findFirst().ifPresent(report::withSuite);
         try {
             // the backbone's checkpoint, for artifact-size comparisons: the first artifact's manifest names it
             var manifest = org.sptspark.artifact.Artifacts.manifest(spark.sparkContext().hadoopConfiguration(),

@@ -59,6 +59,7 @@ public final class Report {
     private final Map<String, String> groups = new LinkedHashMap<>();
     private final Map<String, Map<String, Double>> table = new LinkedHashMap<>();
     private long checkpointBytes = -1;
+    private String suite;
 
     public Report(String run, List<Result> results, List<Allocation> allocation) {
         if (results.isEmpty()) {
@@ -80,6 +81,49 @@ public final class Report {
     public Report withCheckpointBytes(long bytes) {
         checkpointBytes = bytes;
         return this;
+    }
+
+    /** Names the run's suite, so that the papers' published numbers for it (VTAB-1k, FGVC) are shown beside ours. */
+    public Report withSuite(String name) {
+        suite = name;
+        return this;
+    }
+
+    /**
+     * The published numbers for the run's suite, from the papers (see the {@code source}), or
+     * {@code null} when the suite has none: {@code source}, {@code columns} (group names and the mean
+     * of group means for VTAB-1k, tasks and the mean for FGVC) and {@code rows} (method to values in %).
+     */
+    public JsonObject published() {
+        if (suite == null) {
+            return null;
+        }
+        try (var in = Report.class.getResourceAsStream("/org/sptspark/report/published.json")) {
+            JsonObject all = com.google.gson.JsonParser.parseReader(
+                    new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
+            if (!all.has(suite)) {
+                return null;
+            }
+            JsonObject out = all.getAsJsonObject(suite).deepCopy();
+            out.addProperty("source", all.get("source").getAsString());
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read the published numbers", e);
+        }
+    }
+
+    /** Our value of a column of the published table: a group's mean, a task's top-1, or a mean. */
+    public double ours(String publishedColumn, String column) {
+        if (publishedColumn.equals("mean of group means")) {
+            return meanOfGroupMeans(column);
+        }
+        if (publishedColumn.equals("mean")) {
+            return mean(column);
+        }
+        if (groups().contains(publishedColumn)) {
+            return groupMean(publishedColumn, column);
+        }
+        return top1(publishedColumn, column);
     }
 
     public List<String> columns() {
@@ -189,6 +233,28 @@ public final class Report {
         sb.append("\n| mean | |");
         columns.forEach(c -> sb.append(' ').append(percent(mean(c))).append(" |"));
         sb.append('\n');
+        JsonObject published = published();
+        if (published != null) {
+            List<String> pc = new ArrayList<>();
+            published.getAsJsonArray("columns").forEach(e -> pc.add(e.getAsString()));
+            sb.append("\n## Beside the published numbers: top-1 (%)\n\n").append(published.get("source").getAsString())
+                    .append("\n\n| method | source |");
+            pc.forEach(c -> sb.append(' ').append(c).append(" |"));
+            sb.append("\n| --- | --- |");
+            pc.forEach(c -> sb.append(" ---: |"));
+            sb.append('\n');
+            for (String column : columns) {
+                sb.append("| ").append(column).append(" | ours, run ").append(run).append(" |");
+                pc.forEach(c -> sb.append(' ').append(percent(ours(c, column))).append(" |"));
+                sb.append('\n');
+            }
+            for (var e : published.getAsJsonObject("rows").entrySet()) {
+                sb.append("| ").append(e.getKey()).append(" | published |");
+                e.getValue().getAsJsonArray().forEach(v -> sb.append(' ')
+                        .append(String.format(Locale.ROOT, "%.1f", v.getAsDouble())).append(" |"));
+                sb.append('\n');
+            }
+        }
         List<Spread> spreads = spreads();
         if (!spreads.isEmpty()) {
             sb.append("\n## Where the budget went: share of trainable parameters per operation (%)\n\n");
@@ -269,6 +335,20 @@ public final class Report {
         o.add("mean", mean);
         if (checkpointBytes >= 0) {
             o.addProperty("checkpointBytes", checkpointBytes);
+        }
+        JsonObject published = published();
+        if (published != null) {
+            var ours = new JsonObject();
+            for (String column : columns) {
+                var values = new JsonArray();
+                published.getAsJsonArray("columns").forEach(c -> {
+                    double v = ours(c.getAsString(), column);
+                    values.add(Double.isNaN(v) ? null : 100 * v);
+                });
+                ours.add(column, values);
+            }
+            published.add("ours", ours);
+            o.add("published", published);
         }
         o.add("results", gson.toJsonTree(results));
         o.add("allocation", gson.toJsonTree(allocation));

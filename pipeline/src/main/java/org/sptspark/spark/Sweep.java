@@ -75,6 +75,9 @@ public final class Sweep {
 
     public static Result run(SparkSession spark, Config c, Consumer<String> log) {
         long started = System.nanoTime();
+        if (c.methods().contains(Method.SNELLA)) {
+            c.snella().checkEpochs(c.recipe().epochs());
+        }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
         String sha;

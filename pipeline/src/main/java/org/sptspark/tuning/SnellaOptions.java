@@ -88,6 +88,14 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
         return new SnellaOptions(r, heads, initSparsity, targetSparsity, initWarmup, finalWarmup, maskInterval, beta1, beta2);
     }
 
+    /** Refuses a training too short for the schedule, before any work starts. */
+    public void checkEpochs(int epochs) {
+        if (epochs - 1 - finalWarmup <= initWarmup) {
+            throw new IllegalArgumentException("SNELLA's schedule needs more than initial warm-up + final warm-up + 1 = "
+                    + (initWarmup + finalWarmup + 1) + " epochs, not " + epochs + " (raise --epochs or lower the warm-ups)");
+        }
+    }
+
     /** The target sparsity of a task. */
     public double target(String task) {
         return targetSparsity.getOrDefault(task, targetSparsity.get("*"));

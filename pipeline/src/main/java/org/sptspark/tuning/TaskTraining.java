@@ -93,6 +93,9 @@ public final class TaskTraining {
     }
 
     private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
+        if (r.method() == Method.SNELLA) {
+            r.snella().checkEpochs(r.recipe().epochs());
+        }
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
         String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
                 r.method(), r.budgetLabel(plan));

@@ -66,4 +66,27 @@ class ReportTest {
         assertTrue(json.getAsJsonArray("rows").get(1).getAsJsonObject().getAsJsonObject("top1").get("linear").isJsonNull());
         assertEquals(4, json.getAsJsonArray("allocation").size());
     }
+
+    @Test
+    void vtabRunsShowThePublishedNumbersBesideOurs() {
+        Report vtab = new Report("run-2", List.of(r("cifar", "natural", "spt-lora", "0.4M", 0.70),
+                r("dtd", "natural", "spt-lora", "0.4M", 0.60), r("eurosat", "specialized", "spt-lora", "0.4M", 0.90),
+                r("dmlab", "structured", "spt-lora", "0.4M", 0.45)), List.of()).withSuite("vtab-1k");
+        // ours in the published layout: natural (0.7 + 0.6) / 2 = 0.65, specialized 0.9, structured 0.45, their mean 2.0 / 3
+        assertEquals(0.65, vtab.ours("natural", "spt-lora@0.4M"), 1e-12);
+        assertEquals(2.0 / 3, vtab.ours("mean of group means", "spt-lora@0.4M"), 1e-12);
+        String md = vtab.markdown();
+        assertTrue(md.contains("| spt-lora@0.4M | ours, run run-2 | 65.0 | 90.0 | 45.0 | 66.7 |"), md);
+        assertTrue(md.contains("| SPT-LoRA | published | 81.9 | 85.9 | 61.3 | 76.4 |"), md);
+        var json = JsonParser.parseString(vtab.json()).getAsJsonObject().getAsJsonObject("published");
+        assertEquals(76.4, json.getAsJsonObject("rows").getAsJsonArray("SPT-Adapter").get(3).getAsDouble(), 1e-12);
+        // the published means are the means of the published group means, as VTAB reports them
+        for (var e : json.getAsJsonObject("rows").entrySet()) {
+            var v = e.getValue().getAsJsonArray();
+            double mean = (v.get(0).getAsDouble() + v.get(1).getAsDouble() + v.get(2).getAsDouble()) / 3;
+            assertEquals(v.get(3).getAsDouble(), mean, 0.051, e.getKey());
+        }
+        // the demo suite has no published counterpart
+        assertEquals(null, report.withSuite("demo").published());
+    }
 }

@@ -248,6 +248,12 @@ class KernelDeltaTest {
         assertEquals(java.util.List.of(3, 6, 7, 8, 9),
                 IntStream.range(0, 10).filter(every3::reallocates).boxed().toList());
         assertThrows(IllegalArgumentException.class, () -> new SparsityAllocator(new long[] {10}, 0.01, 0.8, 3, 1, 1, 1));
+        var tooShort = assertThrows(IllegalArgumentException.class, () -> SnellaOptions.defaults().checkEpochs(1));
+        assertTrue(tooShort.getMessage().contains("raise --epochs"), tooShort.getMessage());
+        SnellaOptions.defaults().checkEpochs(2);
+        assertEquals(0.8, SnellaOptions.defaults().withTargets(SnellaOptions.parse("0.9, cifar=0.8")).target("cifar"));
+        assertEquals("sparsity0.9", SnellaOptions.defaults().label("dtd"));
+        assertThrows(IllegalArgumentException.class, () -> SnellaOptions.parse("0.9,cifar=high"));
     }
 
     @Test
