@@ -32,8 +32,17 @@ final class SnellaCliOptions {
     @Option(names = "--snella-beta2", defaultValue = "0.85", description = "EMA factor of the uncertainty (default: ${DEFAULT-VALUE}).")
     double beta2;
 
+    @Option(names = "--snella-batch-size", defaultValue = "", description = "SNELLA's batch size per task, e.g."
+            + " cifar=8,dtd=8 (a leading value applies to the others); tasks without one use --batch-size (default:"
+            + " '${DEFAULT-VALUE}', empty for none; conf/spt.conf lists the reference scripts' values).")
+    String batchSize;
+
+    @Option(names = "--snella-weight-decay", defaultValue = "", description = "SNELLA's weight decay per task, as"
+            + " --snella-batch-size; tasks without one use --weight-decay (default: '${DEFAULT-VALUE}', empty for none).")
+    String weightDecay;
+
     SnellaOptions options() {
         return new SnellaOptions(rank, 2, initSparsity, SnellaOptions.parse(sparsity), initWarmup, finalWarmup,
-                maskInterval, beta1, beta2);
+                maskInterval, beta1, beta2, SnellaOptions.parseMap(batchSize), SnellaOptions.parseMap(weightDecay));
     }
 }

@@ -22,9 +22,13 @@ import java.util.Map;
  * @param maskInterval epochs between re-allocations while the volume decreases
  * @param beta1 EMA factor of the importance {@code |p grad|}
  * @param beta2 EMA factor of the uncertainty {@code |I - I_bar|}
+ * @param batchSize per task name (key {@code "*"} for the others); tasks without one train at the
+ *     recipe's batch size
+ * @param weightDecay per task name, as {@code batchSize}
  */
 public record SnellaOptions(int rank, int heads, double initSparsity, Map<String, Double> targetSparsity, int initWarmup,
-        int finalWarmup, int maskInterval, double beta1, double beta2) implements Serializable {
+        int finalWarmup, int maskInterval, double beta1, double beta2, Map<String, Double> batchSize,
+        Map<String, Double> weightDecay) implements Serializable {
 
     /** The reference's default target sparsity ({@code --target_ratio}). */
     public static final double DEFAULT_TARGET = 0.9;
@@ -47,12 +51,26 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
         if (!(initSparsity >= 0 && initSparsity < 1)) {
             throw new IllegalArgumentException("initial sparsity must be in [0, 1), not " + initSparsity);
         }
+        for (var e : batchSize.entrySet()) {
+            if (!(e.getValue() >= 1) || e.getValue() != Math.rint(e.getValue())) {
+                throw new IllegalArgumentException("SNELLA's batch size for " + e.getKey() + " must be a positive integer, not "
+                        + e.getValue());
+            }
+        }
+        for (var e : weightDecay.entrySet()) {
+            if (!(e.getValue() >= 0)) {
+                throw new IllegalArgumentException("SNELLA's weight decay for " + e.getKey() + " must be non-negative, not "
+                        + e.getValue());
+            }
+        }
         targetSparsity = Collections.unmodifiableMap(new LinkedHashMap<>(targetSparsity));
+        batchSize = Collections.unmodifiableMap(new LinkedHashMap<>(batchSize));
+        weightDecay = Collections.unmodifiableMap(new LinkedHashMap<>(weightDecay));
     }
 
     /** The reference's settings with one target for every task. */
     public static SnellaOptions defaults() {
-        return new SnellaOptions(32, 2, 0.01, Map.of("*", DEFAULT_TARGET), 0, 0, 1, 0.85, 0.85);
+        return new SnellaOptions(32, 2, 0.01, Map.of("*", DEFAULT_TARGET), 0, 0, 1, 0.85, 0.85, Map.of(), Map.of());
     }
 
     /**
@@ -60,6 +78,16 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
      * {@code task=ratio} overrides, comma-separated: {@code "0.9,cifar=0.8,dtd=0.93"}.
      */
     public static Map<String, Double> parse(String text) {
+        var map = parseMap(text);
+        map.putIfAbsent("*", DEFAULT_TARGET);
+        return map;
+    }
+
+    /**
+     * Per-task values as {@link #parse} reads them, without a default: {@code "cifar=8,dtd=8"} or
+     * {@code "16,cifar=8"} ({@code "*"} for the others); empty text gives an empty map.
+     */
+    public static Map<String, Double> parseMap(String text) {
         var map = new LinkedHashMap<String, Double>();
         for (String part : text.split(",")) {
             String p = part.trim();
@@ -72,20 +100,33 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
             try {
                 map.put(key, Double.parseDouble(value));
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("bad SNELLA sparsity '" + p + "' in '" + text
-                        + "': write a default ratio then task=ratio pairs, e.g. 0.9,cifar=0.8", e);
+                throw new IllegalArgumentException("bad SNELLA setting '" + p + "' in '" + text
+                        + "': write a default value then task=value pairs, e.g. 0.9,cifar=0.8", e);
             }
         }
-        map.putIfAbsent("*", DEFAULT_TARGET);
         return map;
     }
 
+    /**
+     * The recipe a task trains SNELLA with: the sweep's, with this task's batch size and weight
+     * decay where they are set (the reference scripts set both per task).
+     */
+    public Recipe recipeFor(String task, Recipe recipe) {
+        Double batch = batchSize.getOrDefault(task, batchSize.get("*"));
+        Double decay = weightDecay.getOrDefault(task, weightDecay.get("*"));
+        return new Recipe(recipe.epochs(), batch == null ? recipe.batchSize() : batch.intValue(), recipe.lr(),
+                decay == null ? recipe.weightDecay() : decay, recipe.warmupEpochs(), recipe.warmupLr(), recipe.minLr(),
+                recipe.dropPath(), recipe.evalEvery(), recipe.seed());
+    }
+
     public SnellaOptions withTargets(Map<String, Double> targets) {
-        return new SnellaOptions(rank, heads, initSparsity, targets, initWarmup, finalWarmup, maskInterval, beta1, beta2);
+        return new SnellaOptions(rank, heads, initSparsity, targets, initWarmup, finalWarmup, maskInterval, beta1, beta2,
+                batchSize, weightDecay);
     }
 
     public SnellaOptions withRank(int r) {
-        return new SnellaOptions(r, heads, initSparsity, targetSparsity, initWarmup, finalWarmup, maskInterval, beta1, beta2);
+        return new SnellaOptions(r, heads, initSparsity, targetSparsity, initWarmup, finalWarmup, maskInterval, beta1, beta2,
+                batchSize, weightDecay);
     }
 
     /** Refuses a training too short for the schedule, before any work starts. */

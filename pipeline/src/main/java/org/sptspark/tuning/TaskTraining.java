@@ -49,6 +49,11 @@ public final class TaskTraining {
             VitConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
             Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) implements Serializable {
 
+        /** The recipe the training runs: the request's, with SNELLA's per-task batch size and weight decay. */
+        public Recipe effectiveRecipe() {
+            return method == Method.SNELLA ? snella.recipeFor(task.name(), recipe) : recipe;
+        }
+
         /** The budget label of the request's artifact: the plan's budget for SPT, the target sparsity for SNELLA. */
         String budgetLabel(TuningPlan plan) {
             if (plan != null) {
@@ -94,7 +99,7 @@ public final class TaskTraining {
 
     private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         if (r.method() == Method.SNELLA) {
-            r.snella().checkEpochs(r.recipe().epochs());
+            r.snella().checkEpochs(r.effectiveRecipe().epochs());
         }
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
         String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
@@ -122,17 +127,17 @@ public final class TaskTraining {
                 log.accept(String.format(Locale.ROOT, "%s %s: %d training images decoded in %.1f s; training %,d + %,d (head) parameters",
                         r.task().name(), label(r.method(), plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
                         layout.trainable(), model.space().headSize()));
-                try (var tuned = TunedModel.forTraining(model, layout, r.recipe().seed(), TunedModel.Unstructured.DELTA)) {
+                try (var tuned = TunedModel.forTraining(model, layout, r.effectiveRecipe().seed(), TunedModel.Unstructured.DELTA)) {
                     if (r.method() == Method.SNELLA) {
-                        tuned.competeFor(r.snella(), r.snella().target(r.task().name()), r.recipe().epochs());
+                        tuned.competeFor(r.snella(), r.snella().target(r.task().name()), r.effectiveRecipe().epochs());
                         log.accept(String.format(Locale.ROOT, "%s snella: %,d matrix entries compete; non-zero volume"
                                 + " %,d -> %,d (sparsity %.3f -> %.3f) over %d epochs", r.task().name(),
                                 tuned.allocator().totalEntries(), tuned.allocator().initVolume(),
                                 tuned.allocator().targetVolume(), r.snella().initSparsity(),
-                                r.snella().target(r.task().name()), r.recipe().epochs()));
+                                r.snella().target(r.task().name()), r.effectiveRecipe().epochs()));
                     }
                     String name = r.task().name() + " " + label(r.method(), plan);
-                    Trainer.Result result = Trainer.train(tuned, trainImages, r.recipe(),
+                    Trainer.Result result = Trainer.train(tuned, trainImages, r.effectiveRecipe(),
                             () -> Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes()),
                             e -> log.accept(String.format(Locale.ROOT,
                                     "%s epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%s", name, e.epoch(),
@@ -253,7 +258,7 @@ public final class TaskTraining {
             p.addProperty("whole", plan.totals().whole());
             m.add("plan", p);
         }
-        m.add("recipe", new Gson().toJsonTree(r.recipe()));
+        m.add("recipe", new Gson().toJsonTree(r.effectiveRecipe()));
         m.addProperty("normalization", r.normalization().name());
         var metrics = new JsonObject();
         metrics.addProperty("top1", accuracy.top1());

@@ -254,6 +254,17 @@ class KernelDeltaTest {
         assertEquals(0.8, SnellaOptions.defaults().withTargets(SnellaOptions.parse("0.9, cifar=0.8")).target("cifar"));
         assertEquals("sparsity0.9", SnellaOptions.defaults().label("dtd"));
         assertThrows(IllegalArgumentException.class, () -> SnellaOptions.parse("0.9,cifar=high"));
+        var perTask = new SnellaOptions(32, 2, 0.01, SnellaOptions.parse("0.9"), 0, 0, 1, 0.85, 0.85,
+                SnellaOptions.parseMap("cifar=8"), SnellaOptions.parseMap("0.01,cifar=0.05"));
+        Recipe cifar = perTask.recipeFor("cifar", Recipe.vtab());
+        Recipe dtd = perTask.recipeFor("dtd", Recipe.vtab());
+        assertEquals(8, cifar.batchSize());
+        assertEquals(0.05, cifar.weightDecay());
+        assertEquals(64, dtd.batchSize());
+        assertEquals(0.01, dtd.weightDecay());
+        assertEquals(Recipe.vtab().lr(), dtd.lr());
+        assertThrows(IllegalArgumentException.class, () -> new SnellaOptions(32, 2, 0.01, SnellaOptions.parse("0.9"), 0, 0,
+                1, 0.85, 0.85, SnellaOptions.parseMap("cifar=8.5"), java.util.Map.of()));
     }
 
     @Test
