@@ -219,7 +219,9 @@ final class KernelDelta {
     /**
      * The smallest magnitude kept: the {@code keep}-th largest value ({@code +inf} to keep none,
      * {@code -inf} to keep all), by a sort on the arrays' device so that no copy of the matrix
-     * reaches the Java heap.
+     * reaches the Java heap. The reference takes {@code torch.quantile(|dW|, s)} and keeps what lies
+     * above it, which interpolates between entries; an exact order statistic keeps exactly
+     * {@code keep} entries (barring ties), so the final non-zero count is the target's.
      */
     static float threshold(NDArray magnitudes, long keep) {
         long n = magnitudes.size();

@@ -536,7 +536,9 @@ public final class TunedModel implements AutoCloseable {
     /**
      * Called by the trainer after the network's backward pass and before the optimizer's step:
      * back-propagates into SNELLA's factors, one matrix at a time, and updates their importance.
-     * No-op for other methods.
+     * No-op for other methods. (The reference updates the importance after the optimizer's step,
+     * with the updated factors; ours clears gradients as it steps, so the importance uses the
+     * factors before it: one step's difference in an average over many.)
      */
     public void afterBackward() {
         if (kernels.isEmpty()) {
