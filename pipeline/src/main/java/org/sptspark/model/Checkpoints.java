@@ -145,7 +145,7 @@ public final class Checkpoints {
         for (TensorSpec t : model.space().tensors()) {
             NDArray a = dict.tensors().get(t.name());
             if (a != null && !(isHead(t.name()) && headPolicy == HeadPolicy.DROP)) {
-                model.parameter(t.name()).getArray().set(FloatBuffer.wrap(a.toFloatArray()));
+                Tensors.assign(model.parameter(t.name()).getArray(), a.toFloatArray());
             }
         }
     }

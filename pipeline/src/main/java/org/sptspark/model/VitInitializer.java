@@ -1,6 +1,5 @@
 package org.sptspark.model;
 
-import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -34,7 +33,7 @@ public final class VitInitializer {
     }
 
     private static void write(VisionTransformer model, TensorSpec t, long seed) {
-        model.parameter(t.name()).getArray().set(FloatBuffer.wrap(sample(model.config(), t, seed)));
+        Tensors.assign(model.parameter(t.name()).getArray(), sample(model.config(), t, seed));
     }
 
     /** The initial values of one tensor, row-major. */

@@ -14,7 +14,6 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -28,6 +27,7 @@ import java.util.function.UnaryOperator;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.TensorDecision;
 import org.sptspark.model.TensorSpec;
+import org.sptspark.model.Tensors;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitInitializer;
 
@@ -197,7 +197,7 @@ public final class TunedModel implements AutoCloseable {
                 throw new IllegalArgumentException(source + ": tensor '" + t.name() + "' has shape " + a.getShape()
                         + ", expected " + t.value().getShape());
             }
-            t.value().set(FloatBuffer.wrap(a.toFloatArray()));
+            Tensors.assign(t.value(), a.toFloatArray());
         }
         for (var e : tuned.sparseIndex.entrySet()) {
             long[] stored = tensors.get(e.getKey() + ".delta_index").toLongArray();
@@ -356,17 +356,17 @@ public final class TunedModel implements AutoCloseable {
                     for (int i = 0; i < index.length; i++) {
                         base[(int) index[i]] += delta[i];
                     }
-                    w.set(FloatBuffer.wrap(base));
+                    Tensors.assign(w, base);
                 } else if (e.getValue() instanceof TensorDecision.Structured) {
                     String linear = linearOf(name);
                     NDArray product = trainables.get(linear + ".lora_B").value().matMul(trainables.get(linear + ".lora_A").value());
                     product.attach(scratch);
                     NDArray sum = product.add(w);
-                    w.set(FloatBuffer.wrap(sum.toFloatArray()));
+                    Tensors.assign(w, sum.toFloatArray());
                 } else if (e.getValue() instanceof TensorDecision.Kernelized) {
                     NDArray delta = kernels.get(name).delta(scratch);
                     NDArray sum = delta.add(w);
-                    w.set(FloatBuffer.wrap(sum.toFloatArray()));
+                    Tensors.assign(w, sum.toFloatArray());
                 }
             }
         }

@@ -101,7 +101,7 @@ class DistributedSensitivityTest {
             var model = VisionTransformer.create(manager, TINY, 11);
             float[] w = model.parameter("blocks.0.norm1.weight").getArray().toFloatArray();
             w[0] = Float.NaN;
-            model.parameter("blocks.0.norm1.weight").getArray().set(FloatBuffer.wrap(w));
+            org.sptspark.model.Tensors.assign(model.parameter("blocks.0.norm1.weight").getArray(), w);
             Checkpoints.write(model, broken);
         }
         var e = assertThrows(Exception.class, () -> DistributedSensitivity.sums(spark,

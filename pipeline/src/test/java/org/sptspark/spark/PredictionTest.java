@@ -9,7 +9,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonObject;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -68,7 +67,7 @@ class PredictionTest {
                         for (int i = 0; i < v.length; i++) {
                             v[i] = (float) random.nextGaussian() * 0.05f;
                         }
-                        t.value().set(FloatBuffer.wrap(v));
+                        org.sptspark.model.Tensors.assign(t.value(), v);
                     }
                     var m = new JsonObject();
                     var task = new JsonObject();

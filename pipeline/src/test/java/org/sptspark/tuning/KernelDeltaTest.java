@@ -10,13 +10,13 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
-import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.sptspark.model.Gradients;
+import org.sptspark.model.Tensors;
 
 /**
  * SNELLA's kernelized delta against the formula computed in float64 here, its gradients (through
@@ -85,9 +85,9 @@ class KernelDeltaTest {
 
     static KernelDelta kernel(NDManager manager) {
         var k = new KernelDelta("blocks.0.attn.q", ROWS, COLS, RANK, HEADS, 11, manager, Device.cpu());
-        k.alpha.set(FloatBuffer.wrap(new float[] {1.3f}));
-        k.gamma.set(FloatBuffer.wrap(new float[] {0.05f}));
-        k.beta.set(FloatBuffer.wrap(new float[] {0.02f}));
+        Tensors.assign(k.alpha, new float[] {1.3f});
+        Tensors.assign(k.gamma, new float[] {0.05f});
+        Tensors.assign(k.beta, new float[] {0.02f});
         return k;
     }
 
