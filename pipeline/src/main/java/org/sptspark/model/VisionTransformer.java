@@ -364,7 +364,7 @@ public final class VisionTransformer extends AbstractBlock {
             long b = s.get(0);
             long n = s.get(1);
             long d = s.get(2);
-            NDArray qh = splitHeads(q.apply(store, x, training), b, n, d).mul(scale);
+            NDArray qh = Tensors.mul(splitHeads(q.apply(store, x, training), b, n, d), scale);
             NDArray kh = splitHeads(k.apply(store, x, training), b, n, d);
             NDArray vh = splitHeads(v.apply(store, x, training), b, n, d);
             NDArray attn = qh.matMul(kh.transpose(0, 1, 3, 2)).softmax(-1);
@@ -440,7 +440,7 @@ public final class VisionTransformer extends AbstractBlock {
             for (int i = 0; i < batch; i++) {
                 mask[i] = random.nextDouble() < keep ? (float) (1.0 / keep) : 0f;
             }
-            NDArray m = branch.getManager().create(mask, new Shape(batch, 1, 1)).toDevice(branch.getDevice(), false);
+            NDArray m = Tensors.constant(branch.getManager(), mask, new Shape(batch, 1, 1), branch.getDevice());
             return branch.mul(m);
         }
 

@@ -3,6 +3,7 @@ package org.sptspark.tuning;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.Collection;
+import org.sptspark.model.Tensors;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -68,7 +69,7 @@ public final class AdamW implements AutoCloseable {
                 NDArray update = mv[0].div(denom);
                 update.attach(scratch);
                 w.subi(update.muli(lr / bc1));
-                grad.subi(grad);
+                Tensors.zero(grad);
             }
         }
     }

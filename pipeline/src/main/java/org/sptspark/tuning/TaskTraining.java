@@ -90,8 +90,6 @@ public final class TaskTraining {
     public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         // One training at a time per JVM, from loading to evaluation: the modules' dropout draws from the
         // engine's global generator, reseeded every step, and DJL allows one gradient collector per JVM.
-        // Known bug: with several Spark task threads in one JVM (local[*]), trainings that ran one after
-        // another on different threads ended in a NaN loss after a few dozen runs; see the README.
         synchronized (org.sptspark.model.Gradients.LOCK) {
             return runLocked(r, hadoop, device, log);
         }

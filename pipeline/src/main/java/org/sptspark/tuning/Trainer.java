@@ -81,7 +81,7 @@ public final class Trainer {
                                 double value = loss.getFloat();
                                 if (!Double.isFinite(value)) {
                                     throw new IllegalStateException("training diverged: loss " + value + " at epoch "
-                                            + epoch + ", step " + step + " (lower the learning rate, or rerun: see the README's known bug); "
+                                            + epoch + ", step " + step + " (lower the learning rate); "
                                             + diagnose(tuned, x, logits));
                                 }
                                 lossSum += value * (to - from);

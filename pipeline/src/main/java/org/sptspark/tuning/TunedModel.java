@@ -431,11 +431,11 @@ public final class TunedModel implements AutoCloseable {
             for (int i : indices) {
                 mask[i] = 1f;
             }
-            NDArray m = manager.create(mask, t.shape()).toDevice(device, false);
+            NDArray m = Tensors.constant(manager, mask, t.shape(), device);
             trainables.put(t.name(), new Trainable(t.name(), p.getArray(), false, m));
             return;
         }
-        NDArray idx = manager.create(index).toDevice(device, false);
+        NDArray idx = Tensors.constant(manager, index, device);
         NDArray values = manager.zeros(new Shape(index.length), DataType.FLOAT32, device);
         sparseIndex.put(t.name(), idx);
         trainables.put(t.name() + ".delta_value", new Trainable(t.name() + ".delta_value", values, false, null));
@@ -450,8 +450,8 @@ public final class TunedModel implements AutoCloseable {
     private void installLora(TensorSpec t, int rank, long seed) {
         String linear = linearOf(t.name());
         Device device = model.parameter(t.name()).getArray().getDevice();
-        NDArray a = manager.create(kaimingUniform(rank, t.cols(), seed, linear + ".lora_A"), new Shape(rank, t.cols()))
-                .toDevice(device, false);
+        NDArray a = Tensors.constant(manager, kaimingUniform(rank, t.cols(), seed, linear + ".lora_A"),
+                new Shape(rank, t.cols()), device);
         NDArray b = manager.zeros(new Shape(t.rows(), rank), DataType.FLOAT32, device);
         trainables.put(linear + ".lora_A", new Trainable(linear + ".lora_A", a, true, null));
         trainables.put(linear + ".lora_B", new Trainable(linear + ".lora_B", b, true, null));
@@ -581,10 +581,10 @@ public final class TunedModel implements AutoCloseable {
         int width = t.rows();
         String down = linear + ".adapter_down.";
         String up = linear + ".adapter_up.";
-        NDArray dw = manager.create(kaimingUniform(rank, width, seed, down + "weight"), new Shape(rank, width))
-                .toDevice(device, false);
-        NDArray db = manager.create(kaimingUniform(1, width, seed, down + "bias"), new Shape(width))
-                .get("0:" + rank).toDevice(device, false);
+        NDArray dw = Tensors.constant(manager, kaimingUniform(rank, width, seed, down + "weight"), new Shape(rank, width),
+                device);
+        NDArray db = Tensors.constant(manager, java.util.Arrays.copyOf(kaimingUniform(1, width, seed, down + "bias"), rank),
+                new Shape(rank), device);
         NDArray uw = manager.zeros(new Shape(width, rank), DataType.FLOAT32, device);
         NDArray ub = manager.zeros(new Shape(width), DataType.FLOAT32, device);
         trainables.put(down + "weight", new Trainable(down + "weight", dw, true, null));

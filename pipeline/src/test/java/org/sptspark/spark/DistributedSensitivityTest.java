@@ -91,7 +91,8 @@ class DistributedSensitivityTest {
     void aTaskThatFailsOnceIsRetriedAndTheScoresAreUnchanged() {
         Map<Integer, double[]> clean = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3, -1));
         Map<Integer, double[]> retried = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3, 1));
-        assertTrue(relativeDifference(retried, flatten(clean)) <= 1e-9);
+        double diff = relativeDifference(retried, flatten(clean));
+        assertTrue(diff <= 1e-9, "retried vs clean: " + diff);
     }
 
     @Test

@@ -57,23 +57,7 @@ class SnellaTrainingTest {
         sha = Checkpoints.sha256(backbone);
         var train = TuningFixtures.generated(TrainerTest.KIND, "train", 800, 32, 1);
         test = TuningFixtures.generated(TrainerTest.KIND, "test", 300, 32, 1);
-        // The README's known bug (a NaN loss that a rerun does not repeat, the gradient through block 0's
-        // query projection turning non-finite) strikes this training in some test orders; the pipeline
-        // retries a failed training (Spark's task retries), and so does this test, from scratch.
-        for (int attempt = 1; ; attempt++) {
-            try {
-                trainOnce(train);
-                return;
-            } catch (IllegalStateException e) {
-                if (attempt == 3 || !e.getMessage().startsWith("training diverged")) {
-                    throw e;
-                }
-                System.err.println("SnellaTrainingTest: attempt " + attempt + " hit the known NaN bug, retrying: "
-                        + e.getMessage());
-                tuned.close();
-                System.gc();
-            }
-        }
+        trainOnce(train);
     }
 
     private void trainOnce(LabeledImages train) throws Exception {
