@@ -3,6 +3,7 @@ package org.sptspark.tuning;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -219,10 +220,11 @@ final class KernelDelta {
 
     /**
      * The smallest magnitude kept: the {@code keep}-th largest value ({@code +inf} to keep none,
-     * {@code -inf} to keep all), by a sort on the arrays' device so that no copy of the matrix
-     * reaches the Java heap. The reference takes {@code torch.quantile(|dW|, s)} and keeps what lies
-     * above it, which interpolates between entries; an exact order statistic keeps exactly
-     * {@code keep} entries (barring ties), so the final non-zero count is the target's.
+     * {@code -inf} to keep all), by a partial selection on the arrays' device (libtorch's unsorted
+     * {@code topk}, on whichever side of the order is shorter) so that no copy of the matrix reaches
+     * the Java heap and nothing is fully sorted. The reference takes {@code torch.quantile(|dW|, s)}
+     * and keeps what lies above it, which interpolates between entries; an exact order statistic
+     * keeps exactly {@code keep} entries (barring ties), so the final non-zero count is the target's.
      */
     static float threshold(NDArray magnitudes, long keep) {
         long n = magnitudes.size();
@@ -235,9 +237,12 @@ final class KernelDelta {
         try (NDManager tmp = magnitudes.getManager().newSubManager()) {
             NDArray flat = magnitudes.flatten();
             flat.attach(tmp);
-            NDArray sorted = flat.sort();
-            sorted.attach(tmp);
-            NDArray value = sorted.get(n - keep);
+            // the keep-th largest is the min of the keep largest, and the max of the n - keep + 1 smallest
+            long smallest = n - keep + 1;
+            boolean fromTop = keep <= smallest;
+            NDList selected = flat.topK(Math.toIntExact(fromTop ? keep : smallest), 0, fromTop, false);
+            selected.attach(tmp);
+            NDArray value = fromTop ? selected.get(0).min() : selected.get(0).max();
             value.attach(tmp);
             return value.getFloat();
         }

@@ -218,7 +218,7 @@ class KernelDeltaTest {
         Arrays.sort(sorted);
         try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             NDArray array = manager.create(values, new ai.djl.ndarray.types.Shape(7, 143));
-            for (int keep : new int[] {1, 2, 500, 1000}) {
+            for (int keep : new int[] {1, 2, 500, 501, 502, 999, 1000}) {
                 assertEquals(sorted[values.length - keep], KernelDelta.threshold(array, keep), "keep " + keep);
             }
             assertEquals(Float.POSITIVE_INFINITY, KernelDelta.threshold(array, 0));
