@@ -37,7 +37,7 @@ final class TrainCommand implements Callable<Integer> {
     TaskOptions where;
 
     @Option(names = "--method", defaultValue = "spt-lora",
-            description = "spt-lora, spt-adapter (need --plan), lora, adapter, linear, full, bias (default: ${DEFAULT-VALUE}).")
+            description = "spt-lora, spt-adapter (need --plan), lora, adapter, linear, full, bias, snella (default: ${DEFAULT-VALUE}).")
     String method;
 
     @Option(names = "--plan", description = "The plan JSON for spt-lora / spt-adapter (written by spt allocate).")

@@ -7,9 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.artifact.LakeFiles;
-import org.sptspark.model.Checkpoints;
-import org.sptspark.model.StateDict;
-import org.sptspark.model.VisionTransformer;
 
 /**
  * Trains a short seeded run twice in a fresh JVM and prints, for each, one SHA-256 over every
@@ -33,10 +30,7 @@ public final class DeterminismProbe {
     private static String train(Path backbone, LabeledImages data, Recipe recipe) throws Exception {
         var digest = LakeFiles.sha256();
         try (NDManager manager = NDManager.newBaseManager()) {
-            var model = VisionTransformer.create(manager, TrainerTest.SMALL, 0);
-            try (StateDict dict = Checkpoints.read(backbone, manager)) {
-                Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
-            }
+            var model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
             try (var tuned = TunedModel.forTraining(model, TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 2),
                     recipe.seed(), TunedModel.Unstructured.DELTA)) {
                 Trainer.train(tuned, data, recipe, null, null);

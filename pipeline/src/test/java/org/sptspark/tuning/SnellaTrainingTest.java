@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.ParameterStore;
 import java.nio.file.Path;
 import java.util.HashSet;
-import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,10 +47,7 @@ class SnellaTrainingTest {
     @BeforeAll
     void train() throws Exception {
         manager = NDManager.newBaseManager();
-        backbone = dir.resolve("backbone.safetensors");
-        try (NDManager scratch = NDManager.newBaseManager()) {
-            Checkpoints.write(VisionTransformer.create(scratch, TrainerTest.SMALL, 7), backbone);
-        }
+        backbone = TuningFixtures.writeBackbone(dir.resolve("backbone.safetensors"), TrainerTest.SMALL, 7);
         sha = Checkpoints.sha256(backbone);
         var train = TuningFixtures.generated(TrainerTest.KIND, "train", 800, 32, 1);
         test = TuningFixtures.generated(TrainerTest.KIND, "test", 300, 32, 1);
@@ -61,10 +55,7 @@ class SnellaTrainingTest {
     }
 
     private void trainOnce(LabeledImages train) throws Exception {
-        model = VisionTransformer.create(manager, TrainerTest.SMALL, 0);
-        try (StateDict dict = Checkpoints.read(backbone, manager)) {
-            Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
-        }
+        model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
         layout = TuningLayout.baseline(Method.SNELLA, model.space(), 8);
         tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA);
         tuned.competeFor(SnellaOptions.defaults().withRank(8), TARGET, EPOCHS);
@@ -136,21 +127,8 @@ class SnellaTrainingTest {
 
         Path merged = dir.resolve("merged.safetensors");
         Merge.merge(hadoop, folder, backbone.toUri().toString(), merged.toUri().toString());
-        NDArray x = test.images(IntStream.range(0, 64).toArray(), 0, 64, manager);
-        float[] expected;
-        try (NDManager step = manager.newSubManager()) {
-            NDArray xs = x.duplicate();
-            xs.attach(step);
-            expected = tuned.forward(xs, false, 0).toFloatArray();
-        }
+        TuningFixtures.assertMergedGivesTheTunedLogits(tuned, merged, test, manager);
         try (NDManager other = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(merged, other)) {
-            var plain = VisionTransformer.create(other, TrainerTest.SMALL, 0);
-            Checkpoints.load(plain, dict, Checkpoints.HeadPolicy.LOAD);
-            NDArray xo = other.create(x.toFloatArray(), x.getShape());
-            float[] actual = plain.forward(new ParameterStore(other, false), new NDList(xo), false).head().toFloatArray();
-            for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], actual[i], 1e-5, "logit " + i);
-            }
             // outside the delta's indices every matrix is the checkpoint's, bit for bit
             try (NDManager scratch = NDManager.newBaseManager(); StateDict original = Checkpoints.read(backbone, scratch)) {
                 String name = "blocks.1.mlp.fc1.weight";

@@ -6,18 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.ParameterStore;
 import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,7 +23,6 @@ import org.sptspark.allocation.TensorDecision;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.artifact.Merge;
 import org.sptspark.data.HadoopFiles;
-import org.sptspark.data.ImageBatch;
 import org.sptspark.data.StructuredTaskGenerator;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
@@ -65,12 +58,9 @@ class TrainerTest {
     @BeforeAll
     void train() throws Exception {
         manager = NDManager.newBaseManager();
-        backbone = dir.resolve("backbone.safetensors");
-        try (NDManager scratch = NDManager.newBaseManager()) {
-            Checkpoints.write(VisionTransformer.create(scratch, SMALL, 7), backbone);
-        }
+        backbone = TuningFixtures.writeBackbone(dir.resolve("backbone.safetensors"), SMALL, 7);
         sha = Checkpoints.sha256(backbone);
-        model = loadBackbone(SMALL);
+        model = TuningFixtures.loadBackbone(manager, backbone, SMALL);
         layout = TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4);
         var train = TuningFixtures.generated(KIND, "train", 800, 32, 1);
         test = TuningFixtures.generated(KIND, "test", 300, 32, 1);
@@ -128,21 +118,8 @@ class TrainerTest {
         assertEquals("spt-lora", result.method());
         assertTrue(bytes < Files.size(backbone) / 4, "artifact " + bytes + " bytes vs checkpoint " + Files.size(backbone));
 
-        NDArray x = test.images(IntStream.range(0, 64).toArray(), 0, 64, manager);
-        float[] expected;
-        try (NDManager step = manager.newSubManager()) {
-            NDArray xs = x.duplicate();
-            xs.attach(step);
-            expected = tuned.forward(xs, false, 0).toFloatArray();
-        }
+        TuningFixtures.assertMergedGivesTheTunedLogits(tuned, merged, test, manager);
         try (NDManager other = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(merged, other)) {
-            var plain = VisionTransformer.create(other, SMALL, 0);
-            Checkpoints.load(plain, dict, Checkpoints.HeadPolicy.LOAD);
-            NDArray xo = other.create(x.toFloatArray(), x.getShape());
-            float[] actual = plain.forward(new ParameterStore(other, false), new NDList(xo), false).head().toFloatArray();
-            for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], actual[i], 1e-5, "logit " + i);
-            }
             // outside the planned indices the merged q matrix is the checkpoint's, bit for bit
             int[] planned = ((TensorDecision.Sparse) layout.decision("blocks.0.attn.q.weight")).indices();
             float[] q = dict.tensors().get("blocks.0.attn.q.weight").toFloatArray();
@@ -207,10 +184,7 @@ class TrainerTest {
     @Test
     void adapterArtifactsLoadButAreNotMerged() throws Exception {
         try (NDManager scratch = NDManager.newBaseManager()) {
-            var m = VisionTransformer.create(scratch, SMALL, 0);
-            try (StateDict dict = Checkpoints.read(backbone, scratch)) {
-                Checkpoints.load(m, dict, Checkpoints.HeadPolicy.DROP);
-            }
+            var m = TuningFixtures.loadBackbone(scratch, backbone, SMALL);
             var adapterLayout = TuningFixtures.mixed(m.space(), AllocationRule.Module.ADAPTER, 2);
             String folder = dir.resolve("lake/artifacts/adapter").toUri().toString();
             try (var t = TunedModel.forTraining(m, adapterLayout, 1, TunedModel.Unstructured.DELTA)) {
@@ -252,14 +226,6 @@ class TrainerTest {
             digests.addAll(printed);
         }
         assertEquals(List.of(digests.get(0), digests.get(0), digests.get(0), digests.get(0)), digests);
-    }
-
-    private VisionTransformer loadBackbone(VitConfig config) throws Exception {
-        var m = VisionTransformer.create(manager, config, 0);
-        try (StateDict dict = Checkpoints.read(backbone, manager)) {
-            Checkpoints.load(m, dict, Checkpoints.HeadPolicy.DROP);
-        }
-        return m;
     }
 
     static JsonObject manifest(TuningLayout layout, String sha) {

@@ -1,5 +1,13 @@
 package org.sptspark.tuning;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -10,8 +18,12 @@ import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.StructuredTaskGenerator;
 import org.sptspark.data.VtabWriter;
+import org.sptspark.model.Checkpoints;
 import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.StateDict;
 import org.sptspark.model.TensorSpec;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitConfig;
 
 /** Layouts and generated data shared by the tuning tests. */
 final class TuningFixtures {
@@ -54,5 +66,46 @@ final class TuningFixtures {
             labels[i] = item.label();
         });
         return new LabeledImages(size, pixels, labels);
+    }
+
+    /** A randomly initialised backbone of {@code config} written to {@code file} as safetensors. */
+    static Path writeBackbone(Path file, VitConfig config, long seed) throws IOException {
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            Checkpoints.write(VisionTransformer.create(scratch, config, seed), file);
+        }
+        return file;
+    }
+
+    /** The backbone at {@code file} in a new model of {@code config} in {@code manager}, its head dropped. */
+    static VisionTransformer loadBackbone(NDManager manager, Path file, VitConfig config) throws IOException {
+        var model = VisionTransformer.create(manager, config, 0);
+        try (StateDict dict = Checkpoints.read(file, manager)) {
+            Checkpoints.load(model, dict, Checkpoints.HeadPolicy.DROP);
+        }
+        return model;
+    }
+
+    /**
+     * Asserts that the merged checkpoint at {@code merged}, loaded into a plain model, gives the
+     * tuned model's evaluation logits on the first 64 test images (within 1e-5).
+     */
+    static void assertMergedGivesTheTunedLogits(TunedModel tuned, Path merged, LabeledImages test, NDManager manager)
+            throws IOException {
+        NDArray x = test.images(IntStream.range(0, 64).toArray(), 0, 64, manager);
+        float[] expected;
+        try (NDManager step = manager.newSubManager()) {
+            NDArray xs = x.duplicate();
+            xs.attach(step);
+            expected = tuned.forward(xs, false, 0).toFloatArray();
+        }
+        try (NDManager other = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(merged, other)) {
+            var plain = VisionTransformer.create(other, tuned.model().config(), 0);
+            Checkpoints.load(plain, dict, Checkpoints.HeadPolicy.LOAD);
+            NDArray xo = other.create(x.toFloatArray(), x.getShape());
+            float[] actual = plain.forward(new ParameterStore(other, false), new NDList(xo), false).head().toFloatArray();
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], 1e-5, "logit " + i);
+            }
+        }
     }
 }
