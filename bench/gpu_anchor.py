@@ -14,6 +14,11 @@ backward, AdamW. Methods:
 
 Prints one JSON line per method: peak allocated GPU memory (torch.cuda.max_memory_allocated),
 median step time and images/s. Usage: python bench/gpu_anchor.py [batch] [steps]
+
+SPT's sensitivity (stage 1): python bench/gpu_anchor.py sensitivity [batch] [batches] times the
+reference workload (16 batches of 32 by default): per batch a forward in training mode, the
+cross-entropy's backward through the whole model, and (dL/dw)^2 added to a float64
+sum per weight of the blocks, once in fp32 (TF32 off) and once under bf16 autocast.
 """
 import json
 import math
@@ -182,7 +187,51 @@ def measure(method, batch, steps, density=0.005):
     }
 
 
-if __name__ == "__main__":
+def sensitivity(batch, batches, autocast):
+    torch.manual_seed(0)
+    model = ViT().cuda().train()
+    scored = {n: p for n, p in model.named_parameters() if n.startswith("blocks.")}
+    sums = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in scored.items()}
+    x = torch.randn(batch, 3, 224, 224, device="cuda")
+    y = torch.randint(0, 100, (batch,), device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(batches + 1):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        with torch.no_grad():
+            for n, p in scored.items():
+                sums[n].add_(p.grad.double().square())
+        torch.cuda.synchronize()
+        if i >= 1:  # the first batch warms up
+            times.append(time.perf_counter() - t0)
+    total = sum(times)
+    return {
+        "method": "sensitivity" + ("-bf16" if autocast else "-fp32"),
+        "batch": batch,
+        "batches": batches,
+        "scored": sum(p.numel() for p in scored.values()),
+        "peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "seconds": total,
+        "images_per_s": batch * batches / total,
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+    }
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "sensitivity":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    batches = int(sys.argv[3]) if len(sys.argv) > 3 else 16
+    for autocast in (False, True):
+        print(json.dumps(sensitivity(batch, batches, autocast)), flush=True)
+        torch.cuda.empty_cache()
+elif __name__ == "__main__":
     batch = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     torch.backends.cuda.matmul.allow_tf32 = False
