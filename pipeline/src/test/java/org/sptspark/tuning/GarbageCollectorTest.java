@@ -41,12 +41,14 @@ class GarbageCollectorTest {
 
     @Test
     void gradientsDoNotDependOnWhenTheGarbageCollectorRuns() throws Exception {
-        for (String method : List.of("full", "spt-lora", "adapter", "snella")) {
+        for (String method : List.of("full", "bias", "lora", "adapter", "spt-lora", "spt-adapter", "snella")) {
             try (NDManager manager = NDManager.newBaseManager()) {
                 var model = VisionTransformer.create(manager, TINY, 7);
-                TuningLayout layout = method.equals("spt-lora")
-                        ? TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4)
-                        : TuningLayout.baseline(Method.parse(method), model.space(), 4);
+                TuningLayout layout = switch (method) {
+                    case "spt-lora" -> TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4);
+                    case "spt-adapter" -> TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 4);
+                    default -> TuningLayout.baseline(Method.parse(method), model.space(), 4);
+                };
                 try (var tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA)) {
                     if (tuned.kernelized()) {
                         tuned.competeFor(SnellaOptions.defaults().withRank(4), 0.9, 2);
