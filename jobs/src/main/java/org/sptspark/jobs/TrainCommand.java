@@ -93,9 +93,15 @@ final class TrainCommand implements Callable<Integer> {
         String table = new Path(new Path(where.lake, "tables"), "results").toString();
         spark.createDataFrame(List.of(ResultsTable.row(runId, s.name(), t, where.preset, sha, o, versions)), ResultsTable.SCHEMA)
                 .coalesce(1).write().mode(SaveMode.Append).partitionBy("run").parquet(table);
-        out.printf(Locale.ROOT, "%s %s%s: top-1 %.4f on %d test images; %,d parameters trained (+%,d head)%s%n",
-                t.name(), m.id(), o.budgetLabel() == null ? "" : " @ " + o.budgetLabel(), o.top1(), o.testImages(),
-                o.achieved(), o.trainableWithHead() - o.achieved(), o.reused() ? " (committed earlier)" : "");
+        // SNELLA's budget counts the delta's non-zero entries, learned through its (fewer) factor scalars
+        String trained = m == Method.SNELLA
+                ? String.format(Locale.ROOT, "%,d non-zero delta entries learned through %,d trained scalars (head included)",
+                        o.achieved(), o.trainableWithHead())
+                : String.format(Locale.ROOT, "%,d parameters trained (+%,d head)", o.achieved(),
+                        o.trainableWithHead() - o.achieved());
+        out.printf(Locale.ROOT, "%s %s%s: top-1 %.4f on %d test images; %s%s%n", t.name(), m.id(),
+                o.budgetLabel() == null ? "" : " @ " + o.budgetLabel(), o.top1(), o.testImages(), trained,
+                o.reused() ? " (committed earlier)" : "");
         out.printf(Locale.ROOT, "artifact: %s (%,d bytes)%nresults: %s (run=%s)%n", o.folder(), o.artifactBytes(), table, runId);
         out.flush();
         return 0;

@@ -220,6 +220,15 @@ class SptCliTest {
         var again3 = top1.matcher(evaluated.out());
         assertTrue(trained.find() && again3.find(), spt.out() + evaluated.out());
         assertEquals(trained.group(1), again3.group(1));
+        // SNELLA through the CLI: its summary counts the delta's non-zeros and the scalars behind them
+        Run snella = run("train", "--method", "snella", "--snella-rank", "4", "--snella-sparsity", "0.8", "--suite",
+                "demo", "--task", "gen_dsprites_ori", "--data", dir.resolve("data").toString(), "--backbone",
+                backbone.toString(), "--preset", "vit_demo_patch4_32", "--lake", lake, "--epochs", "2", "--run", "t2");
+        assertEquals(0, snella.exit(), snella.err());
+        var summary = java.util.regex.Pattern.compile("snella @ sparsity0.8: top-1 \\d\\.\\d{4} on \\d+ test images; "
+                + "([\\d,]+) non-zero delta entries learned through ([\\d,]+) trained scalars").matcher(snella.out());
+        assertTrue(summary.find(), snella.out());
+        assertTrue(Long.parseLong(summary.group(1).replace(",", "")) > 0, snella.out());
         Run noPlan = run(concat(new String[] {"train", "--method", "spt-lora"}, common));
         assertEquals(2, noPlan.exit());
         assertTrue(noPlan.err().contains("needs --plan"), noPlan.err());
