@@ -110,11 +110,16 @@ final class KernelDelta {
 
     /**
      * The dense {@code dW (rows, cols)}, in {@code scope}. With {@code graph} the result is on the
-     * factors' autograd graph, else detached from it.
+     * factors' autograd graph, else detached from it. Both compute the same operations in the same
+     * order, so their values are identical bit for bit (the selection made in the forward pass is
+     * the one the recomputation differentiates).
      */
     NDArray dense(NDManager scope, boolean graph) {
-        NDArray a = graph ? Tensors.mul(in, 1f) : in.stopGradient();
-        NDArray b = graph ? Tensors.mul(out, 1f) : out.stopGradient();
+        if (!graph) {
+            return denseDetached(scope);
+        }
+        NDArray a = Tensors.mul(in, 1f);
+        NDArray b = Tensors.mul(out, 1f);
         a.attach(scope);
         b.attach(scope);
         NDArray dots = b.matMul(a.transpose(0, 2, 1));
@@ -123,17 +128,34 @@ final class KernelDelta {
         NDArray distance = Tensors.maximum(squared, 1e-30f).sqrt();
         NDArray c = Tensors.constant(scope, coefficients, new Shape(coefficients.length, 1, 1), in.getDevice());
         NDArray k = distance.mul(c).sum(new int[] {0});
-        NDArray scaled = k.div(scalar(gamma, scope, graph)).softmax(0);
-        return k.add(scaled.mul(scalar(alpha, scope, graph))).add(scalar(beta, scope, graph));
+        NDArray scaled = k.div(gamma).softmax(0);
+        return k.add(scaled.mul(alpha)).add(beta);
     }
 
-    private static NDArray scalar(NDArray p, NDManager scope, boolean graph) {
-        if (graph) {
-            return p;
-        }
-        NDArray detached = p.stopGradient();
-        detached.attach(scope);
-        return detached;
+    /**
+     * {@link #dense} without a graph: the same operations, done in place wherever the library
+     * allows, which halves the temporaries of the forward pass ({@code s * a + k} equals
+     * {@code k + s * a} exactly: IEEE addition commutes).
+     */
+    private NDArray denseDetached(NDManager scope) {
+        NDArray a = in.stopGradient();
+        NDArray b = out.stopGradient();
+        a.attach(scope);
+        b.attach(scope);
+        NDArray dots = b.matMul(a.transpose(0, 2, 1));
+        NDArray squared = b.square().sum(new int[] {2}, true).add(a.square().sum(new int[] {2}).expandDims(1));
+        squared.subi(dots.muli(2f));
+        NDArray distance = Tensors.maximum(squared, 1e-30f).sqrt();
+        NDArray c = Tensors.constant(scope, coefficients, new Shape(coefficients.length, 1, 1), in.getDevice());
+        NDArray k = distance.muli(c).sum(new int[] {0});
+        NDArray scaled = k.div(detached(gamma, scope)).softmax(0);
+        return scaled.muli(detached(alpha, scope)).addi(k).addi(detached(beta, scope));
+    }
+
+    private static NDArray detached(NDArray p, NDManager scope) {
+        NDArray view = p.stopGradient();
+        view.attach(scope);
+        return view;
     }
 
     /** The sparse delta, detached, in {@code scope}; records the threshold the selection used. */
@@ -142,9 +164,10 @@ final class KernelDelta {
             NDArray dw = dense(tmp, false);
             NDArray magnitude = dw.abs();
             threshold = threshold(magnitude, keep);
-            NDArray result = dw.mul(magnitude.mul(magnitude.gte(threshold).toType(DataType.FLOAT32, false)));
-            result.attach(scope);
-            return result;
+            // dw * (|dw| * mask), in place: the same products as the recomputation's
+            dw.muli(magnitude.muli(magnitude.gte(threshold).toType(DataType.FLOAT32, false)));
+            dw.attach(scope);
+            return dw;
         }
     }
 

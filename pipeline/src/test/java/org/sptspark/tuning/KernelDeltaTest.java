@@ -110,6 +110,19 @@ class KernelDeltaTest {
             assertEquals(20, nonZero);
             float[] dense = k.dense(manager, false).toFloatArray();
             assertArrayEquals(Arrays.stream(kept).asLongStream().toArray(), k.indices(dense));
+            // the forward pass's detached dW and the recomputation's are the same floats, so the
+            // entries selected in the forward pass are the ones differentiated
+            for (NDArray p : new NDArray[] {k.in, k.out, k.alpha, k.gamma, k.beta}) {
+                p.setRequiresGradient(true);
+            }
+            float[] recomputed;
+            synchronized (Gradients.LOCK) {
+                try (NDManager step = manager.newSubManager();
+                        GradientCollector c = Engine.getInstance().newGradientCollector()) {
+                    recomputed = k.dense(step, true).toFloatArray();
+                }
+            }
+            assertArrayEquals(TrainerTest.bits(dense), TrainerTest.bits(recomputed));
         }
     }
 
