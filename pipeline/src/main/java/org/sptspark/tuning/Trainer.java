@@ -74,22 +74,10 @@ public final class Trainer {
                             NDArray x = data.images(order, from, to, scope).toDevice(root.getDevice(), false);
                             long[] labels = data.labels(order, from, to);
                             NDArray y = scope.create(labels).toDevice(root.getDevice(), false);
-                            Engine.getInstance().setRandomSeed((int) stepSeed);
-                            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                                NDArray logits = tuned.forward(x, true, stepSeed);
-                                NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
-                                double value = loss.getFloat();
-                                if (!Double.isFinite(value)) {
-                                    throw new IllegalStateException("training diverged: loss " + value + " at epoch "
-                                            + epoch + ", step " + step + " (lower the learning rate); "
-                                            + diagnose(tuned, x, logits));
-                                }
-                                lossSum += value * (to - from);
-                                correct += count(logits.argMax(1).toLongArray(), labels);
-                                collector.backward(loss);
-                            }
-                            tuned.afterBackward();
-                            optimizer.step(tuned.trainables(), lr, recipe.weightDecay());
+                            Step taken = step(tuned, x, y, stepSeed, optimizer, lr, recipe.weightDecay(),
+                                    "epoch " + epoch + ", step " + step);
+                            lossSum += taken.loss() * (to - from);
+                            correct += count(taken.logits().argMax(1).toLongArray(), labels);
                         }
                     }
                 }
@@ -122,6 +110,39 @@ public final class Trainer {
             }
         }
         return accuracy;
+    }
+
+    /** One step's mean loss and its logits (in the images' manager). */
+    record Step(double loss, NDArray logits) {}
+
+    /**
+     * One optimisation step, as training takes it and the training benchmark times it: the
+     * engine's generator (the modules' dropout) seeded from {@code seed}, the forward pass in
+     * training mode, cross-entropy, backward, SNELLA's recomputation, AdamW. The caller holds
+     * {@link Gradients#LOCK}.
+     *
+     * @param where names the step in the error raised when the loss is not finite
+     * @throws IllegalStateException when the loss is not finite, before any update, naming where
+     *     the non-finite values are
+     */
+    static Step step(TunedModel tuned, NDArray x, NDArray y, long seed, AdamW optimizer, double lr, double weightDecay,
+            String where) {
+        Engine.getInstance().setRandomSeed((int) seed);
+        NDArray logits;
+        double value;
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            logits = tuned.forward(x, true, seed);
+            NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
+            value = loss.getFloat();
+            if (!Double.isFinite(value)) {
+                throw new IllegalStateException("training diverged: loss " + value + " at " + where
+                        + " (lower the learning rate); " + diagnose(tuned, x, logits));
+            }
+            collector.backward(loss);
+        }
+        tuned.afterBackward();
+        optimizer.step(tuned.trainables(), lr, weightDecay);
+        return new Step(value, logits);
     }
 
     /** Where the non-finite values are: the batch, the logits, or which trained tensors. */

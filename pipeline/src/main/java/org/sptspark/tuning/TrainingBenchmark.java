@@ -1,11 +1,8 @@
 package org.sptspark.tuning;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.loss.Loss;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -109,13 +106,7 @@ public final class TrainingBenchmark {
                             x.attach(step);
                             NDArray y = labels.duplicate();
                             y.attach(step);
-                            Engine.getInstance().setRandomSeed(i);
-                            try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
-                                NDArray logits = tuned.forward(x, true, i);
-                                c.backward(Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits)));
-                            }
-                            tuned.afterBackward();
-                            adam.step(tuned.trainables(), 1e-3, 1e-4);
+                            Trainer.step(tuned, x, y, i, adam, 1e-3, 1e-4, "benchmark step " + i);
                         }
                     }
                     if (i >= warmup) {
