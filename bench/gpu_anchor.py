@@ -149,6 +149,27 @@ def build(method, density):
     return model, masks
 
 
+def random_batch(batch):
+    """Random 224x224 images and labels of 100 classes on the GPU."""
+    return torch.randn(batch, 3, 224, 224, device="cuda"), torch.randint(0, 100, (batch,), device="cuda")
+
+
+def timed(step, runs, warmup):
+    """Seconds of each of `runs` calls of step() after `warmup` untimed ones, the GPU synchronised
+    around each; the peak-memory counter is reset first."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(warmup + runs):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step()
+        torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
+
+
 def measure(method, batch, steps, density=0.005):
     torch.manual_seed(0)
     model, masks = build(method, density)
@@ -159,21 +180,14 @@ def measure(method, batch, steps, density=0.005):
         params[name].register_hook(lambda g, m=mask: g * m)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=1e-4)
-    x = torch.randn(batch, 3, 224, 224, device="cuda")
-    y = torch.randint(0, 100, (batch,), device="cuda")
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    times = []
-    for i in range(steps + 2):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    x, y = random_batch(batch)
+
+    def step():
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        torch.cuda.synchronize()
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-    times.sort()
+
+    times = sorted(timed(step, steps, warmup=2))
     step = times[len(times) // 2]
     return {
         "method": method,
@@ -192,14 +206,9 @@ def sensitivity(batch, batches, autocast):
     model = ViT().cuda().train()
     scored = {n: p for n, p in model.named_parameters() if n.startswith("blocks.")}
     sums = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in scored.items()}
-    x = torch.randn(batch, 3, 224, 224, device="cuda")
-    y = torch.randint(0, 100, (batch,), device="cuda")
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    times = []
-    for i in range(batches + 1):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    x, y = random_batch(batch)
+
+    def step():
         model.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
             loss = F.cross_entropy(model(x), y)
@@ -207,10 +216,8 @@ def sensitivity(batch, batches, autocast):
         with torch.no_grad():
             for n, p in scored.items():
                 sums[n].add_(p.grad.double().square())
-        torch.cuda.synchronize()
-        if i >= 1:  # the first batch warms up
-            times.append(time.perf_counter() - t0)
-    total = sum(times)
+
+    total = sum(timed(step, batches, warmup=1))
     return {
         "method": "sensitivity" + ("-bf16" if autocast else "-fp32"),
         "batch": batch,

@@ -51,10 +51,6 @@ class SnellaTrainingTest {
         sha = Checkpoints.sha256(backbone);
         var train = TuningFixtures.generated(TrainerTest.KIND, "train", 800, 32, 1);
         test = TuningFixtures.generated(TrainerTest.KIND, "test", 300, 32, 1);
-        trainOnce(train);
-    }
-
-    private void trainOnce(LabeledImages train) throws Exception {
         model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
         layout = TuningLayout.baseline(Method.SNELLA, model.space(), 8);
         tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA);
