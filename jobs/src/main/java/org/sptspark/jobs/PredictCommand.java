@@ -8,6 +8,7 @@ import org.apache.spark.sql.SparkSession;
 import org.sptspark.spark.Prediction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import org.sptspark.model.Precision;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -41,11 +42,17 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "64", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, or bf16 autocast (needs a JNI with bf16, see README) (default: ${DEFAULT-VALUE}).")
+    String precision;
+
     @Override
     public Integer call() throws Exception {
         var err = spec.commandLine().getErr();
+        Precision p = Precision.parse(precision);
+        SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt predict");
-        Prediction.Summary s = Prediction.run(spark, backbone, artifacts, images, out, topK, batchSize, line -> {
+        Prediction.Summary s = Prediction.run(spark, backbone, artifacts, images, out, topK, batchSize, p, line -> {
             err.println(line);
             err.flush();
         });

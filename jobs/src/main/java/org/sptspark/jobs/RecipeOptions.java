@@ -1,5 +1,6 @@
 package org.sptspark.jobs;
 
+import org.sptspark.model.Precision;
 import org.sptspark.tuning.Recipe;
 import picocli.CommandLine.Option;
 
@@ -36,8 +37,12 @@ final class RecipeOptions {
     @Option(names = "--seed", defaultValue = "0", description = "Seeds the head, modules, shuffling and masks (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, or bf16 autocast (bf16 products, fp32 weights and optimizer; needs a JNI with bf16, see README) (default: ${DEFAULT-VALUE}).")
+    String precision;
+
     Recipe recipe() {
         return new Recipe(epochs, batchSize, lr, weightDecay, Math.min(warmupEpochs, epochs), warmupLr, minLr, dropPath,
-                evalEvery, seed);
+                evalEvery, seed, Precision.parse(precision));
     }
 }

@@ -13,6 +13,7 @@ import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.spark.DistributedSensitivity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import org.sptspark.model.Precision;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -45,6 +46,10 @@ final class SensitivityCommand implements Callable<Integer> {
     @Option(names = "--partitions", description = "Spark partitions (default: the default parallelism).")
     Integer partitions;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32 (the reference), or bf16 autocast for the passes; the sums stay float64 (default: ${DEFAULT-VALUE}).")
+    String precision;
+
     @Option(names = "--force", description = "Recompute even when committed scores exist.")
     boolean force;
 
@@ -53,6 +58,8 @@ final class SensitivityCommand implements Callable<Integer> {
         Suite s = Suite.load(where.suite);
         TaskSpec t = s.task(where.task);
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
+        Precision p = Precision.parse(precision);
+        SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         String sha = org.sptspark.model.Checkpoints.sha256(hadoop, where.backbone);
@@ -65,7 +72,7 @@ final class SensitivityCommand implements Callable<Integer> {
         }
         int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                batchSize, batches, seed, parts, 1 << 20, -1);
+                batchSize, batches, seed, parts, 1 << 20, -1, p);
         var result = DistributedSensitivity.run(spark, request);
         var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
                 result, normalization, Versions.json(spark).toString());

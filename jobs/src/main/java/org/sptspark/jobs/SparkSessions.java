@@ -12,6 +12,17 @@ final class SparkSessions {
         return get(appName, "local[*,2]");
     }
 
+    /**
+     * Refuses a precision before any Spark job when the tasks would run in this JVM (local mode);
+     * on a cluster each task checks its own executor's natives.
+     */
+    static void refuseUnsupported(org.sptspark.model.Precision precision) {
+        String master = System.getProperty("spark.master");
+        if (master == null || master.startsWith("local")) {
+            precision.requireSupported(ai.djl.engine.Engine.getInstance().defaultDevice());
+        }
+    }
+
     /** The session, with {@code localMaster} when no master is configured. */
     static SparkSession get(String appName, String localMaster) {
         var builder = SparkSession.builder().appName(appName);

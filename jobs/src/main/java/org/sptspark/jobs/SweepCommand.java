@@ -75,6 +75,7 @@ final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        SparkSessions.refuseUnsupported(recipe.recipe().precision());
         SparkSession spark = SparkSessions.get("spt sweep " + suite);
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
                 methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),

@@ -76,6 +76,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("method " + m.id() + " is a baseline and takes no --plan");
         }
         Recipe r = recipe.recipe();
+        SparkSessions.refuseUnsupported(r.precision());
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();

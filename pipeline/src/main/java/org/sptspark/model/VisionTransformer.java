@@ -59,6 +59,7 @@ public final class VisionTransformer extends AbstractBlock {
     private final LinearLayer head;
     private final Map<String, Parameter> named;
     private final Map<String, LinearLayer> linears;
+    private Precision precision = Precision.FP32;
 
     /**
      * Extra computation around one linear layer, installed by a tuning method (LoRA's parallel
@@ -167,6 +168,24 @@ public final class VisionTransformer extends AbstractBlock {
     /** Removes every installed branch: the model computes the plain backbone function again. */
     public void clearBranches() {
         linears.values().forEach(l -> l.branch = null);
+    }
+
+    /**
+     * Sets the arithmetic of the matrix products (see {@link Precision}); parameters stay float32.
+     * Callers check {@link Precision#requireSupported} first.
+     */
+    public void setPrecision(Precision p) {
+        precision = java.util.Objects.requireNonNull(p, "precision");
+        patchEmbed.precision = p;
+        head.precision = p;
+        for (TransformerBlock b : blocks) {
+            b.attn.precision = p;
+        }
+        linears.values().forEach(l -> l.precision = p);
+    }
+
+    public Precision precision() {
+        return precision;
     }
 
     /** Sets every parameter's gradient requirement: {@code false} freezes the whole model. */
@@ -280,13 +299,15 @@ public final class VisionTransformer extends AbstractBlock {
     /** A linear layer {@code y = x W^T + b} with {@code W} of shape {@code (out, in)}. */
     static final class LinearLayer extends WeightAndBias {
         LinearBranch branch;
+        Precision precision = Precision.FP32;
 
         LinearLayer(int in, int out) {
             super(new Shape(out, in), new Shape(out));
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            NDArray y = Linear.linear(x, weight(store, x, training), bias(store, x, training)).head();
+            NDArray y = precision.result(Linear.linear(precision.compute(x), precision.compute(weight(store, x, training)),
+                    precision.compute(bias(store, x, training))).head());
             return branch == null ? y : branch.apply(x, y, training);
         }
     }
@@ -313,6 +334,7 @@ public final class VisionTransformer extends AbstractBlock {
         final Parameter weight;
         final Parameter bias;
         final int patch;
+        Precision precision = Precision.FP32;
 
         PatchEmbedding(VitConfig c) {
             patch = c.patchSize();
@@ -325,9 +347,10 @@ public final class VisionTransformer extends AbstractBlock {
         protected NDList forwardInternal(
                 ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
             NDArray images = inputs.head();
-            NDArray y = Conv2d.conv2d(images, store.getValue(weight, images.getDevice(), training),
-                    store.getValue(bias, images.getDevice(), training),
-                    new Shape(patch, patch), new Shape(0, 0), new Shape(1, 1), 1).head();
+            NDArray y = precision.result(Conv2d.conv2d(precision.compute(images),
+                    precision.compute(store.getValue(weight, images.getDevice(), training)),
+                    precision.compute(store.getValue(bias, images.getDevice(), training)),
+                    new Shape(patch, patch), new Shape(0, 0), new Shape(1, 1), 1).head());
             Shape s = y.getShape();
             // (B, D, g, g) -> (B, g*g, D), row-major over the grid as timm's flatten(2).transpose(1, 2)
             return new NDList(y.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).transpose(0, 2, 1));
@@ -348,6 +371,7 @@ public final class VisionTransformer extends AbstractBlock {
         final LinearLayer proj;
         final int heads;
         final float scale;
+        Precision precision = Precision.FP32;
 
         Attention(VitConfig c) {
             int d = c.embedDim();
@@ -367,8 +391,11 @@ public final class VisionTransformer extends AbstractBlock {
             NDArray qh = Tensors.mul(splitHeads(q.apply(store, x, training), b, n, d), scale);
             NDArray kh = splitHeads(k.apply(store, x, training), b, n, d);
             NDArray vh = splitHeads(v.apply(store, x, training), b, n, d);
-            NDArray attn = qh.matMul(kh.transpose(0, 1, 3, 2)).softmax(-1);
-            NDArray out = attn.matMul(vh).transpose(0, 2, 1, 3).reshape(b, n, d);
+            // under bf16 the two products run in bfloat16 and the softmax in float32, as autocast does
+            NDArray attn = precision.result(precision.compute(qh).matMul(precision.compute(kh).transpose(0, 1, 3, 2)))
+                    .softmax(-1);
+            NDArray out = precision.result(precision.compute(attn).matMul(precision.compute(vh)))
+                    .transpose(0, 2, 1, 3).reshape(b, n, d);
             return proj.apply(store, out, training);
         }
 

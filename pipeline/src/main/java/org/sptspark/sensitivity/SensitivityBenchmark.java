@@ -1,9 +1,11 @@
 package org.sptspark.sensitivity;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import org.sptspark.model.ModelBenchmark;
+import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 
@@ -17,8 +19,20 @@ public final class SensitivityBenchmark {
      * (drop-path as configured), on the CPU of this JVM.
      */
     public static double sensitivitySeconds(VitConfig config, int batchSize, int batches) {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        return sensitivitySeconds(config, batchSize, batches, ai.djl.engine.Engine.getInstance().defaultDevice(),
+                Precision.FP32);
+    }
+
+    /**
+     * As {@link #sensitivitySeconds(VitConfig, int, int)} on a device and in a precision; the
+     * clock stops once the device has run every queued kernel.
+     */
+    public static double sensitivitySeconds(VitConfig config, int batchSize, int batches, Device device,
+            Precision precision) {
+        precision.requireSupported(device);
+        try (NDManager manager = NDManager.newBaseManager(device)) {
             var model = VisionTransformer.create(manager, config, 0);
+            model.setPrecision(precision);
             float[] pixels = ModelBenchmark.randomImages(config, batchSize, 1);
             long[] labels = ModelBenchmark.randomLabels(config, batchSize, 1);
             try (var scorer = new SensitivityScorer(model, manager)) {
@@ -30,6 +44,7 @@ public final class SensitivityBenchmark {
                         scorer.add(x, step.create(labels), b, "batch " + b);
                     }
                 }
+                scorer.awaitDevice();
                 return (System.nanoTime() - start) / 1e9;
             }
         }

@@ -87,6 +87,19 @@ public final class SensitivityScorer implements AutoCloseable {
         }
     }
 
+    /** Blocks until the device has run every kernel queued so far (one accumulator entry read back). */
+    public void awaitDevice() {
+        if (!sums.isEmpty()) {
+            NDArray last = null;
+            for (NDArray acc : sums.values()) {
+                last = acc;
+            }
+            try (NDArray flat = last.flatten(); NDArray first = flat.get(0)) {
+                first.getDouble();
+            }
+        }
+    }
+
     public int batches() {
         return batches;
     }

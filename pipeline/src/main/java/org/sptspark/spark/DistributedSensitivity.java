@@ -27,6 +27,7 @@ import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.Gradients;
+import org.sptspark.model.Precision;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VisionTransformer;
@@ -60,12 +61,24 @@ public final class DistributedSensitivity {
      * @param partitions Spark partitions the batches are spread over
      * @param blockSize doubles per aggregation block
      * @param failFirstAttemptOf fault injection for tests: the first attempt of this partition fails (-1: none)
+     * @param precision the forward and backward passes' arithmetic (the sums are float64 either way)
      */
     public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
             Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
-            int failFirstAttemptOf) implements java.io.Serializable {
+            int failFirstAttemptOf, Precision precision) implements java.io.Serializable {
+
+        /** A float32 request. */
+        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+                Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
+                int failFirstAttemptOf) {
+            this(task, dataRoot, checkpoint, checkpointSha256, backbone, normalization, batchSize, batches, seed, partitions,
+                    blockSize, failFirstAttemptOf, Precision.FP32);
+        }
 
         public Request {
+            if (precision == null) {
+                throw new IllegalArgumentException("a sensitivity request needs a precision (fp32 or bf16)");
+            }
             if (batchSize < 1 || batches < 1 || partitions < 1 || blockSize < 1) {
                 throw new IllegalArgumentException("batch size, batches, partitions and block size must be positive");
             }
@@ -158,11 +171,13 @@ public final class DistributedSensitivity {
             return List.<Tuple2<Integer, double[]>>of().iterator();
         }
         Device device = Devices.forCurrentTask();
+        request.precision().requireSupported(device);
         Map<String, double[]> sums;
         synchronized (Gradients.LOCK) {
             VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
             VitInitializer.reinitializeHead(model, request.seed());
+            model.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
             try (NDManager manager = NDManager.newBaseManager(device);
                     var scorer = new SensitivityScorer(model, manager)) {
                 for (var e : byBatch.entrySet()) {

@@ -39,6 +39,7 @@ import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
 import org.sptspark.model.Checkpoints;
+import org.sptspark.model.Precision;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.VisionTransformer;
@@ -108,6 +109,12 @@ public final class Prediction {
      */
     public static Summary run(SparkSession spark, String backbone, List<String> artifacts, String images, String out,
             int topK, int batchSize, Consumer<String> log) throws IOException {
+        return run(spark, backbone, artifacts, images, out, topK, batchSize, Precision.FP32, log);
+    }
+
+    /** As {@link #run(SparkSession, String, List, String, String, int, int, Consumer)}, in a precision. */
+    public static Summary run(SparkSession spark, String backbone, List<String> artifacts, String images, String out,
+            int topK, int batchSize, Precision precision, Consumer<String> log) throws IOException {
         if (topK < 1 || batchSize < 1) {
             throw new IllegalArgumentException("--top-k and --batch-size must be positive");
         }
@@ -123,7 +130,8 @@ public final class Prediction {
         long started = System.nanoTime();
         jsc.setJobGroup("spt-predict", "predict " + paths.size() + " images with " + targets.size() + " artifacts", false);
         var rows = jsc.parallelize(paths, slices)
-                .mapPartitions(it -> predictPartition(it, targets, backbone, sha, topK, batchSize, conf.value().value()));
+                .mapPartitions(it -> predictPartition(it, targets, backbone, sha, topK, batchSize, precision,
+                        conf.value().value()));
         // predictions and skipped images travel together, so every column but the image may be null here
         var raw = new StructType();
         for (var f : SCHEMA.fields()) {
@@ -242,10 +250,12 @@ public final class Prediction {
     }
 
     private static Iterator<Row> predictPartition(Iterator<String> paths, List<Target> targets, String backbone,
-            String sha, int topK, int batchSize, Configuration hadoop) {
+            String sha, int topK, int batchSize, Precision precision, Configuration hadoop) {
         Device device = Devices.forCurrentTask();
+        precision.requireSupported(device);
         VitConfig config = targets.get(0).config().withNumClasses(1);
         VisionTransformer model = BackboneCache.get(backbone, sha, config, device, hadoop);
+        model.setPrecision(precision);
         int size = config.imageSize();
         var rows = new ArrayList<Row>();
         var batch = new ArrayList<String>();

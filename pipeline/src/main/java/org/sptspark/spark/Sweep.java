@@ -173,7 +173,8 @@ public final class Sweep {
         }
         int parts = Math.min(c.sensitivityBatches(), spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(task, c.dataRoot(), c.backbone(), sha, config,
-                c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20, -1);
+                c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20, -1,
+                c.recipe().precision());
         var result = DistributedSensitivity.run(spark, request);
         ScoresStore.write(hadoop, folder, result.scores(), provenance(c.suite().name(), task, c.dataRoot(), c.backbone(),
                 c.preset(), config, sha, request, result, c.normalization().name(), c.versions()));
@@ -208,6 +209,7 @@ public final class Sweep {
         provenance.addProperty("dropPath", config.dropPathRate());
         provenance.addProperty("head", "trunc_normal(std 0.02), bias 0, from the seed");
         provenance.addProperty("normalization", normalization);
+        provenance.addProperty("precision", request.precision().label());
         provenance.addProperty("wallSeconds", result.seconds());
         provenance.addProperty("createdAt", Instant.now().toString());
         provenance.add("versions", JsonParser.parseString(versions));

@@ -1,5 +1,7 @@
 package org.sptspark.tuning;
 
+import org.sptspark.model.Precision;
+
 /**
  * How a task is trained. {@link #vtab()} is the reference's VTAB-1k recipe.
  *
@@ -14,11 +16,21 @@ package org.sptspark.tuning;
  * @param dropPath the backbone's stochastic-depth rate while training
  * @param evalEvery evaluate on the monitoring split every this many epochs (0: never)
  * @param seed seeds the head, the modules' initialisation, the shuffling and every random mask
+ * @param precision the arithmetic of the forward and backward passes (parameters and AdamW stay float32)
  */
 public record Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
-        double minLr, double dropPath, int evalEvery, long seed) implements java.io.Serializable {
+        double minLr, double dropPath, int evalEvery, long seed, Precision precision) implements java.io.Serializable {
+
+    /** A float32 recipe. */
+    public Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
+            double minLr, double dropPath, int evalEvery, long seed) {
+        this(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed, Precision.FP32);
+    }
 
     public Recipe {
+        if (precision == null) {
+            throw new IllegalArgumentException("a recipe needs a precision (fp32 or bf16)");
+        }
         if (epochs < 1 || batchSize < 1) {
             throw new IllegalArgumentException("epochs and batch size must be positive, not " + epochs + " and " + batchSize);
         }
@@ -39,11 +51,15 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
     }
 
     public Recipe withEpochs(int e, int warmup) {
-        return new Recipe(e, batchSize, lr, weightDecay, warmup, warmupLr, minLr, dropPath, evalEvery, seed);
+        return new Recipe(e, batchSize, lr, weightDecay, warmup, warmupLr, minLr, dropPath, evalEvery, seed, precision);
     }
 
     public Recipe withSeed(long s) {
-        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, s);
+        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, s, precision);
+    }
+
+    public Recipe withPrecision(Precision p) {
+        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed, p);
     }
 
     /**

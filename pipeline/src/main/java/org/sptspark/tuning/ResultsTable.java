@@ -32,7 +32,9 @@ public final class ResultsTable {
             .add("eval_seconds", DataTypes.DoubleType, false)
             .add("reused", DataTypes.BooleanType, false)
             .add("versions", DataTypes.StringType, false)
-            .add("recorded_at", DataTypes.TimestampType, false);
+            .add("recorded_at", DataTypes.TimestampType, false)
+            // the training's arithmetic (fp32 or bf16); null in rows written before it was recorded
+            .add("precision", DataTypes.StringType, true);
 
     private ResultsTable() {}
 
@@ -41,6 +43,6 @@ public final class ResultsTable {
         return RowFactory.create(run, suite, task.name(), task.group(), o.method(), o.budgetLabel(),
                 o.budgetLabel() == null ? null : o.budgetTarget(), o.achieved(), o.trainableWithHead(), o.top1(),
                 o.testImages(), backbone, backboneSha, o.planId(), o.folder(), o.artifactBytes(), o.trainSeconds(),
-                o.evalSeconds(), o.reused(), versions, Timestamp.from(Instant.now()));
+                o.evalSeconds(), o.reused(), versions, Timestamp.from(Instant.now()), o.precision());
     }
 }

@@ -116,7 +116,7 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
         Double decay = weightDecay.getOrDefault(task, weightDecay.get("*"));
         return new Recipe(recipe.epochs(), batch == null ? recipe.batchSize() : batch.intValue(), recipe.lr(),
                 decay == null ? recipe.weightDecay() : decay, recipe.warmupEpochs(), recipe.warmupLr(), recipe.minLr(),
-                recipe.dropPath(), recipe.evalEvery(), recipe.seed());
+                recipe.dropPath(), recipe.evalEvery(), recipe.seed(), recipe.precision());
     }
 
     public SnellaOptions withTargets(Map<String, Double> targets) {

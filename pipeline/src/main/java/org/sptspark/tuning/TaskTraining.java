@@ -73,7 +73,7 @@ public final class TaskTraining {
      */
     public record Outcome(String folder, String method, String budgetLabel, long budgetTarget, long achieved,
             long trainableWithHead, double top1, double[] perClass, long testImages, double trainSeconds,
-            double evalSeconds, long artifactBytes, String planId, boolean reused) implements Serializable {}
+            double evalSeconds, long artifactBytes, String planId, boolean reused, String precision) implements Serializable {}
 
     /** The artifact folder a request commits to. */
     public static String folder(Request r, Configuration hadoop) {
@@ -298,6 +298,8 @@ public final class TaskTraining {
                 m.getAsJsonObject("trainable").get("total").getAsLong(), metrics.get("top1").getAsDouble(), perClass,
                 metrics.get("testImages").getAsLong(), metrics.get("trainSeconds").getAsDouble(),
                 metrics.get("evalSeconds").getAsDouble(),
-                m.getAsJsonObject("files").getAsJsonObject(Artifacts.TENSORS).get("bytes").getAsLong(), planId, reused);
+                m.getAsJsonObject("files").getAsJsonObject(Artifacts.TENSORS).get("bytes").getAsLong(), planId, reused,
+                // artifacts from before precision was recorded trained in fp32
+                m.getAsJsonObject("recipe").has("precision") ? m.getAsJsonObject("recipe").get("precision").getAsString() : "fp32");
     }
 }

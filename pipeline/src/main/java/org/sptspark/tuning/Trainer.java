@@ -55,6 +55,8 @@ public final class Trainer {
             Consumer<Epoch> progress) {
         var epochs = new ArrayList<Epoch>();
         NDManager root = tuned.model().parameter("head.weight").getArray().getManager();
+        recipe.precision().requireSupported(root.getDevice());
+        tuned.model().setPrecision(recipe.precision());
         double trainingNanos = 0;
         try (AdamW optimizer = new AdamW(root)) {
             int n = data.count();

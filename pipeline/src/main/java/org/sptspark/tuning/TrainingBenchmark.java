@@ -1,6 +1,8 @@
 package org.sptspark.tuning;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.util.cuda.CudaUtils;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
@@ -19,6 +21,7 @@ import org.sptspark.allocation.TuningPlan;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.ModelBenchmark;
+import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 
@@ -45,10 +48,15 @@ public final class TrainingBenchmark {
      *     artifact's export; per method only when each runs in its own JVM
      * @param artifactBytes the safetensors the method's artifact holds (-1: the method writes none)
      * @param checkpointBytes the full checkpoint with the task's head
+     * @param device where the steps ran
+     * @param precision their arithmetic
+     * @param loss the last step's loss
+     * @param deviceBytes on a GPU, the device memory in use after the timed steps (the caching
+     *     allocator's reserve and the context, as {@code cudaMemGetInfo} sees it); -1 on the CPU
      */
     public record Row(String preset, String method, String budget, int batch, long tuned, long updated,
             long optimizerBytes, double stepSeconds, double imagesPerSecond, long peakRssBytes, long artifactBytes,
-            long checkpointBytes) {}
+            long checkpointBytes, String device, String precision, double loss, long deviceBytes) {}
 
     private TrainingBenchmark() {}
 
@@ -66,10 +74,19 @@ public final class TrainingBenchmark {
      */
     public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps) {
+        return measure(config, method, budget, rank, batch, warmup, steps, ai.djl.engine.Engine.getInstance().defaultDevice(),
+                Precision.FP32);
+    }
+
+    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device and in a precision. */
+    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+            int steps, Device device, Precision precision) {
         boolean masked = method.equals(MASKED);
         Method m = masked ? Method.SPT_LORA : Method.parse(method);
-        try (NDManager manager = NDManager.newBaseManager()) {
+        precision.requireSupported(device);
+        try (NDManager manager = NDManager.newBaseManager(device)) {
             VisionTransformer model = VisionTransformer.create(manager, config, 1);
+            model.setPrecision(precision);
             TuningLayout layout;
             String budgetLabel = null;
             if (m.needsPlan()) {
@@ -98,6 +115,7 @@ public final class TrainingBenchmark {
                         new ai.djl.ndarray.types.Shape(batch, 3, config.imageSize(), config.imageSize()));
                 NDArray labels = manager.create(ModelBenchmark.randomLabels(config, batch, 4));
                 double[] times = new double[steps];
+                double loss = Double.NaN;
                 for (int i = 0; i < warmup + steps; i++) {
                     long t0 = System.nanoTime();
                     synchronized (Gradients.LOCK) {
@@ -106,7 +124,9 @@ public final class TrainingBenchmark {
                             x.attach(step);
                             NDArray y = labels.duplicate();
                             y.attach(step);
-                            Trainer.step(tuned, x, y, i, adam, 1e-3, 1e-4, "benchmark step " + i);
+                            loss = Trainer.step(tuned, x, y, i, adam, 1e-3, 1e-4, "benchmark step " + i).loss();
+                            // a read of the last updated value waits for the device's queue: the time is the whole step's
+                            synchronize(tuned, step);
                         }
                     }
                     if (i >= warmup) {
@@ -117,6 +137,7 @@ public final class TrainingBenchmark {
                 double median = times[steps / 2];
                 // training's peak, before the export below copies the artifact through the Java heap
                 long peak = peakRss();
+                long deviceBytes = device.isGpu() ? CudaUtils.getGpuMemory(device).getCommitted() : -1;
                 long artifact = -1;
                 if (!masked) {
                     try (NDManager scratch = NDManager.newBaseManager()) {
@@ -130,10 +151,24 @@ public final class TrainingBenchmark {
                 Checkpoints.write(model, counter);
                 checkpoint = counter.bytes;
                 return new Row(config.name(), method, budgetLabel, batch, tuned.tunedScalars(), tuned.trainableScalars(),
-                        adam.stateBytes(), median, batch / median, peak, artifact, checkpoint);
+                        adam.stateBytes(), median, batch / median, peak, artifact, checkpoint, device.toString(),
+                        precision.label(), loss, deviceBytes);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Waits until every queued kernel of the step has run (one scalar read back from the device). */
+    static void synchronize(TunedModel tuned, NDManager scope) {
+        TunedModel.Trainable last = null;
+        for (TunedModel.Trainable t : tuned.trainables()) {
+            last = t;
+        }
+        if (last != null) {
+            NDArray first = last.value().flatten().get(0);
+            first.attach(scope);
+            first.getFloat();
         }
     }
 
