@@ -87,7 +87,7 @@ final class DemoCommand implements Callable<Integer> {
                 List.of(Method.SPT_LORA, Method.SPT_ADAPTER, Method.LORA, Method.ADAPTER, Method.LINEAR, Method.FULL,
                         Method.SNELLA),
                 List.of(budget), 8, SnellaOptions.defaults().withRank(8), recipe, Normalization.IMAGENET, 32, 16,
-                "demo-" + Instant.now().toString().replace(':', '-'), Versions.json(spark).toString(), force);
+                "demo-" + Instant.now().toString().replace(':', '-'), Versions.json(spark.version()).toString(), force);
         Sweep.Result result = Sweep.run(spark, config, line -> {
             err.println(line);
             err.flush();

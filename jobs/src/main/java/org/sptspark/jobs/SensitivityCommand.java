@@ -75,7 +75,7 @@ final class SensitivityCommand implements Callable<Integer> {
                 batchSize, batches, seed, parts, 1 << 20, -1, p);
         var result = DistributedSensitivity.run(spark, request);
         var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
-                result, normalization, Versions.json(spark).toString());
+                result, normalization, Versions.json(spark.version()).toString());
         ScoresStore.write(hadoop, folder, result.scores(), provenance);
         out.printf(Locale.ROOT, "scored %d parameters of %s on %s (%d batches of %d, %.1f s); committed to %s%n",
                 result.scores().space().scoredSize(), where.preset, t.name(), result.batches(), batchSize, result.seconds(), folder);

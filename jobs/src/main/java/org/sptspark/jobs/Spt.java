@@ -26,7 +26,11 @@ public final class Spt {
 
     /** The configured parser: bad input prints one clear line, not a stack trace. */
     static CommandLine commandLine() {
-        var cli = new CommandLine(new Spt());
+        return configure(new CommandLine(new Spt()));
+    }
+
+    /** Defaults from the configuration file and one clear line for bad input, for either command line. */
+    static CommandLine configure(CommandLine cli) {
         var defaults = ConfigDefaults.locate();
         if (defaults != null) {
             cli.setDefaultValueProvider(defaults);

@@ -80,7 +80,7 @@ final class SweepCommand implements Callable<Integer> {
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
                 methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
                 32, 16, run != null ? run : "sweep-" + Instant.now().toString().replace(':', '-'),
-                Versions.json(spark).toString(), force);
+                Versions.json(spark.version()).toString(), force);
         var err = spec.commandLine().getErr();
         Sweep.Result result = Sweep.run(spark, config, line -> {
             err.println(line);

@@ -81,7 +81,7 @@ final class TrainCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         String sha = org.sptspark.model.Checkpoints.sha256(hadoop, where.backbone);
-        String versions = Versions.json(spark).toString();
+        String versions = Versions.json(spark.version()).toString();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
                 m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions);
         var out = spec.commandLine().getOut();
