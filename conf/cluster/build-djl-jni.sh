@@ -331,7 +331,8 @@ fi
 if [[ -z "$ABI" ]]; then ABI="$PY_ABI"; fi
 if [[ -z "$ABI" ]]; then
   command -v nm >/dev/null 2>&1 || die "missing --abi 0|1 (no python torch and no nm to read libc10.so)"
-  if nm -D --defined-only "$TORCH_LIB/libc10.so" | grep -q '__cxx11'; then ABI=1; else ABI=0; fi
+  n_cxx11=$(nm -D --defined-only "$TORCH_LIB/libc10.so" | grep -c '__cxx11' || true)
+  if [[ "${n_cxx11:-0}" -gt 0 ]]; then ABI=1; else ABI=0; fi
 fi
 
 # C++ standard: what the headers demand (libtorch >= 2.10 needs C++20), else C++17 like DJL

@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Locale;
-import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.Digests;
 import org.sptspark.model.TensorRole;
 
 /**
@@ -58,7 +58,7 @@ public final class PlanJson {
     }
 
     private static String id(JsonObject body) {
-        return LakeFiles.sha256Hex(body.toString().getBytes(StandardCharsets.UTF_8));
+        return Digests.sha256Hex(body.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static JsonObject body(TuningPlan plan) {

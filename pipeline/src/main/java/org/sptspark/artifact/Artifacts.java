@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.TensorDecision;
+import org.sptspark.lake.Digests;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.tuning.Method;
@@ -84,7 +85,7 @@ public final class Artifacts {
         out.addProperty("version", VERSION);
         var files = new JsonObject();
         var entry = new JsonObject();
-        entry.addProperty("sha256", LakeFiles.sha256Hex(tensors));
+        entry.addProperty("sha256", Digests.sha256Hex(tensors));
         entry.addProperty("bytes", tensors.length);
         files.add(TENSORS, entry);
         out.add("files", files);
@@ -182,7 +183,7 @@ public final class Artifacts {
             throw new IllegalArgumentException("artifact " + folder + " is damaged: " + TENSORS
                     + " fails the file system's checksum (" + e.getMessage() + ")", e);
         }
-        String actual = LakeFiles.sha256Hex(bytes);
+        String actual = Digests.sha256Hex(bytes);
         String recorded = file.get("sha256").getAsString();
         if (!actual.equals(recorded)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,

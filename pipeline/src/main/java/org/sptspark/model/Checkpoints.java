@@ -30,7 +30,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.Digests;
 
 /**
  * Checkpoint input and output through DJL's own safetensors and npz codecs.
@@ -81,7 +81,7 @@ public final class Checkpoints {
      */
     public static StateDict read(InputStream raw, String source, NDManager manager) throws IOException {
         refusePickleName(source);
-        MessageDigest sha = LakeFiles.sha256();
+        MessageDigest sha = Digests.sha256();
         var in = new BufferedInputStream(new DigestInputStream(raw, sha), 1 << 20);
         Format format = sniff(in, source);
         NDList list;
@@ -197,35 +197,9 @@ public final class Checkpoints {
         }
     }
 
-    /** Hex SHA-256 of a checkpoint on any Hadoop file system. */
-    public static String sha256(org.apache.hadoop.conf.Configuration hadoop, String uri) throws IOException {
-        var path = new org.apache.hadoop.fs.Path(uri);
-        try (InputStream in = path.getFileSystem(hadoop).open(path)) {
-            return sha256(in);
-        }
-    }
-
-    /**
-     * Loads the checkpoint at {@code uri} (any Hadoop file system) into the model, head dropped,
-     * after checking that it is still the file whose SHA-256 the job started from.
-     *
-     * @throws IllegalStateException when its SHA-256 differs from {@code expectedSha256}
-     */
-    public static void loadVerified(VisionTransformer model, org.apache.hadoop.conf.Configuration hadoop, String uri,
-            String expectedSha256, NDManager manager) throws IOException {
-        var path = new org.apache.hadoop.fs.Path(uri);
-        try (InputStream in = path.getFileSystem(hadoop).open(path); StateDict dict = read(in, uri, manager)) {
-            if (!dict.sha256().equals(expectedSha256)) {
-                throw new IllegalStateException("checkpoint " + uri + " has sha256 " + dict.sha256()
-                        + ", but the job started from " + expectedSha256 + " (was it replaced during the run?)");
-            }
-            load(model, dict, HeadPolicy.DROP);
-        }
-    }
-
     /** Hex SHA-256 of a stream's remaining bytes; the stream is read to its end, not closed. */
     public static String sha256(InputStream stream) throws IOException {
-        return LakeFiles.sha256Hex(stream);
+        return Digests.sha256Hex(stream);
     }
 
     static boolean isHead(String name) {

@@ -18,6 +18,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.Digests;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VitConfig;
@@ -74,7 +75,7 @@ public final class ScoresStore {
             try (OutputStream out = fs.create(new Path(dir, SCORES), true)) {
                 out.write(bytes);
             }
-            String sha = LakeFiles.sha256Hex(bytes);
+            String sha = Digests.sha256Hex(bytes);
             var manifest = new JsonObject();
             manifest.addProperty("format", FORMAT);
             manifest.addProperty("version", 1);
@@ -111,7 +112,7 @@ public final class ScoresStore {
                         + " does not match: " + e.getMessage() + ")", e);
             }
             String expected = manifest.getAsJsonObject("files").get(SCORES).getAsString();
-            if (!expected.equals(LakeFiles.sha256Hex(bytes))) {
+            if (!expected.equals(Digests.sha256Hex(bytes))) {
                 throw new IllegalArgumentException(new Path(dir, SCORES) + " does not match its manifest's sha256 "
                         + expected + " (corrupted or replaced)");
             }

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
@@ -40,7 +41,7 @@ public final class BackboneCache {
         NDManager manager = NDManager.newBaseManager(device);
         model = VisionTransformer.create(manager, config, 0);
         try {
-            Checkpoints.loadVerified(model, hadoop, uri, sha256, manager);
+            CheckpointFiles.loadVerified(model, hadoop, uri, sha256, manager);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read checkpoint " + uri, e);
         }

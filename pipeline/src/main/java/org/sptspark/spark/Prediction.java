@@ -38,6 +38,7 @@ import org.sptspark.artifact.Artifacts;
 import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Precision;
 import org.sptspark.model.Gradients;
@@ -119,7 +120,7 @@ public final class Prediction {
             throw new IllegalArgumentException("--top-k and --batch-size must be positive");
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        String sha = Checkpoints.sha256(hadoop, backbone);
+        String sha = CheckpointFiles.sha256(hadoop, backbone);
         List<Target> targets = targets(hadoop, artifacts, sha);
         List<String> paths = listImages(hadoop, images);
         log.accept(String.format(Locale.ROOT, "predict: %d images x %d artifacts on backbone %s (sha256 %s)",

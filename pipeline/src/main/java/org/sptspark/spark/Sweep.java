@@ -27,6 +27,7 @@ import org.sptspark.allocation.TuningPlan;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
@@ -82,7 +83,7 @@ public final class Sweep {
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
         String sha;
         try {
-            sha = Checkpoints.sha256(hadoop, c.backbone());
+            sha = CheckpointFiles.sha256(hadoop, c.backbone());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read backbone " + c.backbone(), e);
         }

@@ -22,6 +22,7 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
@@ -114,7 +115,7 @@ public final class TaskTraining {
             int size = r.config().imageSize();
             try (NDManager manager = NDManager.newBaseManager(device)) {
                 VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
-                Checkpoints.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
+                CheckpointFiles.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
                 TuningLayout layout = plan != null
                         ? TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space())
                         : TuningLayout.baseline(r.method(), model.space(),

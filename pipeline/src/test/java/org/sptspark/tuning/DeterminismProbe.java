@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.sptspark.allocation.AllocationRule;
-import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.Digests;
 
 /**
  * Trains a short seeded run twice in a fresh JVM and prints, for each, one SHA-256 over every
@@ -28,7 +28,7 @@ public final class DeterminismProbe {
     }
 
     private static String train(Path backbone, LabeledImages data, Recipe recipe) throws Exception {
-        var digest = LakeFiles.sha256();
+        var digest = Digests.sha256();
         try (NDManager manager = NDManager.newBaseManager()) {
             var model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
             try (var tuned = TunedModel.forTraining(model, TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 2),
