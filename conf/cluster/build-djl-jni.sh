@@ -302,19 +302,22 @@ done
 [[ -n "$TORCH_INC_ROOT" ]] || die "torch/script.h not found in include folders: ${INCLUDE_DIRS[*]}"
 
 # version: option, python, else the headers' TORCH_VERSION_MAJOR/MINOR/PATCH
+HDR_VERSION=""
+for vh in "$TORCH_INC_ROOT/torch/csrc/api/include/torch/version.h" "$TORCH_INC_ROOT/torch/headeronly/version.h" "$TORCH_INC_ROOT/torch/version.h"; do
+  [[ -f "$vh" ]] || continue
+  maj=$(sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$vh" | head -n 1)
+  min=$(sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh" | head -n 1)
+  pat=$(sed -n 's/^#define TORCH_VERSION_PATCH \([0-9]*\).*/\1/p' "$vh" | head -n 1)
+  if [[ -n "$maj" && -n "$min" && -n "$pat" ]]; then HDR_VERSION="$maj.$min.$pat"; break; fi
+done
 if [[ -z "$VERSION" ]]; then VERSION="$PY_VERSION"; fi
-if [[ -z "$VERSION" ]]; then
-  for vh in "$TORCH_INC_ROOT/torch/csrc/api/include/torch/version.h" "$TORCH_INC_ROOT/torch/headeronly/version.h" "$TORCH_INC_ROOT/torch/version.h"; do
-    [[ -f "$vh" ]] || continue
-    maj=$(sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$vh" | head -n 1)
-    min=$(sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh" | head -n 1)
-    pat=$(sed -n 's/^#define TORCH_VERSION_PATCH \([0-9]*\).*/\1/p' "$vh" | head -n 1)
-    if [[ -n "$maj" && -n "$min" && -n "$pat" ]]; then VERSION="$maj.$min.$pat"; break; fi
-  done
-fi
+if [[ -z "$VERSION" ]]; then VERSION="$HDR_VERSION"; fi
 [[ -n "$VERSION" ]] || die "missing --version X.Y.Z (no python torch, and no TORCH_VERSION_* in the headers)"
 VERSION="${VERSION%%+*}"
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--version must look like 2.11.0 (got '$VERSION')"
+if [[ -n "$HDR_VERSION" && "$HDR_VERSION" != "$VERSION" ]]; then
+  log "WARNING: the headers in $TORCH_INC_ROOT are libtorch $HDR_VERSION, not $VERSION: use the headers of the libtorch in --torch-lib"
+fi
 
 # flavor: option, python torch.version.cuda, else cpu (refused when the lib folder has CUDA libs)
 if [[ -z "$FLAVOR" ]]; then
