@@ -63,6 +63,23 @@ class SptCliTest {
     }
 
     @Test
+    void bf16IsRefusedInOneLineBeforeAnySparkJobWhereTheJniHasNoBf16() {
+        for (String[] args : new String[][] {
+            {"sensitivity", "--suite", "demo", "--task", "fashion_mnist", "--data", dir.toString(), "--backbone", "none.safetensors",
+                "--preset", "vit_demo_patch8_32", "--lake", dir.toString(), "--precision", "bf16"},
+            {"train", "--suite", "demo", "--task", "fashion_mnist", "--data", dir.toString(), "--backbone", "none.safetensors",
+                "--preset", "vit_demo_patch8_32", "--lake", dir.toString(), "--method", "lora", "--precision", "bf16"}}) {
+            Run r = run(args);
+            assertEquals(2, r.exit(), r.out() + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().startsWith("spt " + args[0] + ": --precision bf16 on cpu(): the loaded PyTorch JNI"), r.err());
+        }
+        Run typo = run("bench", "gpu", "--precisions", "fp16", "--fixture", "../pipeline/src/test/resources/fixtures/vit-reference");
+        assertEquals(2, typo.exit());
+        assertEquals("spt gpu: precision 'fp16': expected fp32 or bf16", typo.err().strip());
+    }
+
+    @Test
     void generatedTaskChecksCleanAndACorruptImageIsReportedByName() throws Exception {
         Run gen = run("generate", "--task", "gen_clevr_dist", "--out", dir.toString(), "--test-size", "30");
         assertEquals(0, gen.exit(), gen.err());
