@@ -25,11 +25,14 @@
 #  2. djl_pytorch_utils.h, GetInterpolationMode: the same bare `throw;` for an unknown
 #     interpolation mode becomes a std::invalid_argument (EngineException in Java).
 #  Both are skipped (no-op) when the sources already map kBFloat16 / have no bare throw.
-#  3. Language standard: libtorch >= 2.10 headers refuse C++17 ("#error C++20 or later
+#  3. Language standard: newer libtorch headers (2.14.1 checked; 2.10 and 2.11 not) refuse C++17 ("#error C++20 or later
 #     compatible compiler is required to use ATen"); the script compiles with -std=c++20
 #     when the headers say so, with -std=c++17 otherwise (what DJL's CMakeLists uses).
 #     DJL's .cc files need no source change for that (checked with g++ 12 -fsyntax-only
-#     against libtorch 2.14.1 headers, and built against 2.6.0 headers).
+#     against libtorch 2.14.1 headers; compiled against 2.6.0 headers).
+#  4. ai_djl_pytorch_jni_PyTorchLibrary_tensor.cc, torchTo (NDArray.toType/toDevice): runs under a
+#     torch::NoGradGuard, so a cast cuts the autograd graph; bf16 autocast casts weights and
+#     activations to bf16 and back, so the guard is removed from that one function.
 #
 # Usage (GPU node with pip torch, JNI header generated beforehand where javac exists):
 #   conf/cluster/build-djl-jni.sh --djl-src /path/to/djl --jni-header /path/to/hdr \
@@ -233,6 +236,20 @@ else
     || die "patch 1 (dtype mapping) did not apply: djl_pytorch_utils.h is not what DJL ${DJL_VERSION} has"
   mv "$UTILS_H.patched" "$UTILS_H"
   log "patch 1 (dtype mapping): added BFLOAT16=11, INT16=15, UINT64/32/16=12/13/14 (torch>=2.3); bare throws replaced: $(cat "$BUILD_DIR/patch1.log")"
+fi
+
+# patch 4: a differentiable cast. torchTo (NDArray.toType / toDevice) runs under a NoGradGuard, so a cast
+# cuts the autograd graph: bf16 autocast (cast the fp32 weights and activations to bf16, multiply, cast back)
+# would leave every weight without a gradient. Only that function's guard is removed; a cast of a tensor
+# that needs no gradient records nothing either way.
+TENSOR_CC="$SRC/$NATIVE_SUB/ai_djl_pytorch_jni_PyTorchLibrary_tensor.cc"
+if awk '/PyTorchLibrary_torchTo\(/ { f = 1 } f && /NoGradGuard/ { found = 1; exit } f && /^}/ { exit } END { exit !found }' "$TENSOR_CC"; then
+  awk '/PyTorchLibrary_torchTo\(/ { f = 1 } f && /NoGradGuard/ { print "  // build-djl-jni.sh patch 4: no NoGradGuard, the cast is differentiable"; f = 0; next } f && /^}/ { f = 0 } { print }' \
+    "$TENSOR_CC" > "$TENSOR_CC.patched" && mv "$TENSOR_CC.patched" "$TENSOR_CC"
+  grep -q 'build-djl-jni.sh patch 4' "$TENSOR_CC" || die "patch 4 (differentiable cast) did not apply to $TENSOR_CC"
+  log "patch 4 (differentiable cast): torchTo no longer disables autograd"
+else
+  log "patch 4 (differentiable cast): torchTo has no NoGradGuard, left as is"
 fi
 
 # ---------------------------------------------------------------- torch: python probe (optional)
@@ -492,6 +509,8 @@ fi
 OUT_DIR=$(dirname "$OUT")
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
 cp "$SO" "$OUT.tmp.$$" && mv -f "$OUT.tmp.$$" "$OUT" || die "cannot write $OUT"
+# what this JNI can do beyond DJL's own, read by spt (org.sptspark.model.Precision): bf16 tensors
+echo bf16 >"$OUT.features" || die "cannot write $OUT.features"
 [[ $KEEP_BUILD == 1 ]] || rm -rf "$BUILD_DIR"
 log "installed $OUT"
 log "build time: $((SECONDS)) s in all"

@@ -62,7 +62,8 @@ spt_natives_use() {
     { spt_natives_fail "torch $version in $lib is flavor $flavor but has no libtorch_cuda.so"; return; }
   family=cpu; [[ "$flavor" == cu* ]] && family=cu128
 
-  cache="${DJL_CACHE_DIR:-$HOME/.djl.ai}/pytorch/$version-$flavor-linux-x86_64"
+  # DJL's engine cache: ENGINE_CACHE_DIR, else DJL_CACHE_DIR, else ~/.djl.ai
+  cache="${ENGINE_CACHE_DIR:-${DJL_CACHE_DIR:-$HOME/.djl.ai}}/pytorch/$version-$flavor-linux-x86_64"
   jni="$cache/$SPT_DJL_VERSION-libdjl_torch.so"
   if [[ ! -f "$jni" ]]; then
     mkdir -p "$cache" || { spt_natives_fail "cannot create $cache (DJL_CACHE_DIR)"; return; }

@@ -213,8 +213,11 @@ final class BenchGpuCommand implements Callable<Integer> {
     /** (a) The fixture's forward and backward pass on the device against PyTorch's float64 values. */
     private void checkFixture(Path dir, Device dev, Precision p) throws IOException {
         // float32 on the CPU keeps 1e-4 (the reference test's bound); a GPU convolves in TF32 by cuDNN's
-        // default, bf16 keeps 8 significant bits
+        // default; bf16 keeps 8 significant bits, and its gradients, two more bf16 products deep, drift
+        // further (measured on the CPU with torch 1.13, whose bf16 products also sum in bf16: logits 2.7e-2,
+        // worst gradient 0.15), while a cut or wrong graph errs by about 1
         double limit = p == Precision.BF16 ? 5e-2 : dev.isGpu() ? 2e-3 : 1e-4;
+        double gradientLimit = p == Precision.BF16 ? 0.3 : limit;
         try (NDManager manager = NDManager.newBaseManager(dev)) {
             var model = VisionTransformer.create(manager, FIXTURE, 1);
             try (StateDict dict = Checkpoints.read(dir.resolve("weights.safetensors"), manager)) {
@@ -255,7 +258,7 @@ final class BenchGpuCommand implements Callable<Integer> {
             }
             check("fixture", "logits vs PyTorch float64", dev, p, logitsError, limit);
             check("fixture", "loss vs PyTorch float64", dev, p, lossError, limit);
-            check("fixture", "worst gradient vs PyTorch float64 (" + worstName + ")", dev, p, worst, limit);
+            check("fixture", "worst gradient vs PyTorch float64 (" + worstName + ")", dev, p, worst, gradientLimit);
         }
     }
 
@@ -265,10 +268,13 @@ final class BenchGpuCommand implements Callable<Integer> {
         Map<String, double[]> onCpu = score(dir, Device.cpu(), Precision.FP32);
         double worst = 0;
         for (var e : onCpu.entrySet()) {
-            worst = Math.max(worst, relativeError(onDevice.get(e.getKey()), e.getValue()));
+            if (!e.getKey().endsWith(".attn.k.bias")) { // zero in exact arithmetic: its rounding has no scale
+                worst = Math.max(worst, relativeError(onDevice.get(e.getKey()), e.getValue()));
+            }
         }
+        // squared gradients double the gradients' relative error
         check("scorer", "sensitivity sums vs the CPU in fp32 (2 batches, drop-path 0.1)", dev, p, worst,
-                p == Precision.BF16 ? 1e-1 : 1e-3);
+                p == Precision.BF16 ? 0.6 : 1e-3);
     }
 
     private static Map<String, double[]> score(Path dir, Device dev, Precision p) throws IOException {
