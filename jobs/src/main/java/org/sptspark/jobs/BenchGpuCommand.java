@@ -11,7 +11,6 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import com.google.gson.GsonBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,6 +28,7 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitInitializer;
 import org.sptspark.model.VitPresets;
+import org.sptspark.model.VitReference;
 import org.sptspark.sensitivity.SensitivityBenchmark;
 import org.sptspark.sensitivity.SensitivityScorer;
 import org.sptspark.tuning.TrainingBenchmark;
@@ -50,9 +50,6 @@ import picocli.CommandLine.Spec;
             "scorer on the device against the CPU; one finite training step per method. Then sensitivity (the reference",
             "workload) and one training step per method on ViT-B/16, per precision. Exits 1 when a check fails."})
 final class BenchGpuCommand implements Callable<Integer> {
-
-    /** The architecture of the committed fixture ({@code vit_reference.py}). */
-    static final VitConfig FIXTURE = new VitConfig("vit_reference", 16, 4, 3, 32, 2, 4, 64, 5, 1e-6, 0.0);
 
     /** Methods the step check and the timings cover (SPT's two at the budget, the baselines, SNELLA). */
     static final List<String> METHODS = List.of("linear", "bias", "lora", "adapter", "full", "spt-lora", "spt-adapter",
@@ -219,12 +216,12 @@ final class BenchGpuCommand implements Callable<Integer> {
         double limit = p == Precision.BF16 ? 5e-2 : dev.isGpu() ? 2e-3 : 1e-4;
         double gradientLimit = p == Precision.BF16 ? 0.3 : limit;
         try (NDManager manager = NDManager.newBaseManager(dev)) {
-            var model = VisionTransformer.create(manager, FIXTURE, 1);
+            var model = VisionTransformer.create(manager, VitReference.CONFIG, 1);
             try (StateDict dict = Checkpoints.read(dir.resolve("weights.safetensors"), manager)) {
                 Checkpoints.load(model, dict, Checkpoints.HeadPolicy.LOAD);
             }
             model.setPrecision(p);
-            Map<String, NDArray> ref = reference(dir, manager);
+            Map<String, NDArray> ref = VitReference.read(dir, manager);
             double logitsError;
             double lossError;
             synchronized (org.sptspark.model.Gradients.LOCK) {
@@ -237,7 +234,7 @@ final class BenchGpuCommand implements Callable<Integer> {
                     NDArray logits = model.forward(new ParameterStore(manager, false), new NDList(x), true).head();
                     NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
                     collector.backward(loss);
-                    logitsError = relativeError(doubles(logits), doubles(ref.get("logits")));
+                    logitsError = VitReference.relativeError(VitReference.doubles(logits), VitReference.doubles(ref.get("logits")));
                     double expected = ref.get("loss").toType(DataType.FLOAT64, false).getDouble();
                     lossError = Math.abs(loss.toType(DataType.FLOAT64, false).getDouble() - expected) / Math.abs(expected);
                 }
@@ -249,7 +246,7 @@ final class BenchGpuCommand implements Callable<Integer> {
                     continue; // zero in exact arithmetic (softmax ignores the shift): no scale to compare against
                 }
                 try (NDArray grad = model.parameter(name).getArray().getGradient()) {
-                    double e = relativeError(doubles(grad), doubles(ref.get("grad/" + name)));
+                    double e = VitReference.relativeError(VitReference.doubles(grad), VitReference.doubles(ref.get("grad/" + name)));
                     if (!(e <= worst)) {
                         worst = e;
                         worstName = name;
@@ -269,7 +266,7 @@ final class BenchGpuCommand implements Callable<Integer> {
         double worst = 0;
         for (var e : onCpu.entrySet()) {
             if (!e.getKey().endsWith(".attn.k.bias")) { // zero in exact arithmetic: its rounding has no scale
-                worst = Math.max(worst, relativeError(onDevice.get(e.getKey()), e.getValue()));
+                worst = Math.max(worst, VitReference.relativeError(onDevice.get(e.getKey()), e.getValue()));
             }
         }
         // squared gradients double the gradients' relative error
@@ -279,13 +276,13 @@ final class BenchGpuCommand implements Callable<Integer> {
 
     private static Map<String, double[]> score(Path dir, Device dev, Precision p) throws IOException {
         try (NDManager manager = NDManager.newBaseManager(dev)) {
-            var model = VisionTransformer.create(manager, FIXTURE.withDropPathRate(0.1), 1);
+            var model = VisionTransformer.create(manager, VitReference.CONFIG.withDropPathRate(0.1), 1);
             try (StateDict dict = Checkpoints.read(dir.resolve("weights.safetensors"), manager)) {
                 Checkpoints.load(model, dict, Checkpoints.HeadPolicy.LOAD);
             }
             VitInitializer.reinitializeHead(model, 0);
             model.setPrecision(p);
-            Map<String, NDArray> ref = reference(dir, manager);
+            Map<String, NDArray> ref = VitReference.read(dir, manager);
             try (var scorer = new SensitivityScorer(model, manager)) {
                 for (int b = 0; b < 2; b++) {
                     try (NDManager step = manager.newSubManager()) {
@@ -330,30 +327,5 @@ final class BenchGpuCommand implements Callable<Integer> {
             return Device.gpu(id);
         }
         throw new IllegalArgumentException("--device " + s + ": expected auto, cpu or gpu:N");
-    }
-
-    private static Map<String, NDArray> reference(Path dir, NDManager manager) throws IOException {
-        try (InputStream in = Files.newInputStream(dir.resolve("reference.npz"))) {
-            var byName = new LinkedHashMap<String, NDArray>();
-            for (NDArray a : NDList.decode(manager, in)) {
-                byName.put(a.getName(), a);
-            }
-            return byName;
-        }
-    }
-
-    private static double[] doubles(NDArray a) {
-        return a.toType(DataType.FLOAT64, false).toDoubleArray();
-    }
-
-    /** max |actual - expected| / max |expected|. */
-    private static double relativeError(double[] actual, double[] expected) {
-        double diff = 0;
-        double scale = 0;
-        for (int i = 0; i < expected.length; i++) {
-            diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-            scale = Math.max(scale, Math.abs(expected[i]));
-        }
-        return scale == 0 ? diff : diff / scale;
     }
 }
