@@ -4,12 +4,12 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.sptspark.allocation.AllocationBenchmark;
+import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
-import org.sptspark.data.PreprocessBenchmark;
-import org.sptspark.model.ModelBenchmark;
-import org.sptspark.sensitivity.SensitivityBenchmark;
+import org.sptspark.bench.PreprocessBenchmark;
+import org.sptspark.bench.ModelBenchmark;
+import org.sptspark.bench.SensitivityBenchmark;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
@@ -242,9 +242,9 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("--batch and --steps must be positive, --warmup not negative");
             }
             for (String m : methods) {
-                if (!org.sptspark.tuning.TrainingBenchmark.methods().contains(m)) {
+                if (!org.sptspark.bench.TrainingBenchmark.methods().contains(m)) {
                     throw new IllegalArgumentException("unknown method '" + m + "': choose from "
-                            + org.sptspark.tuning.TrainingBenchmark.methods());
+                            + org.sptspark.bench.TrainingBenchmark.methods());
                 }
             }
             presets.forEach(VitPresets::get);
@@ -259,12 +259,12 @@ final class BenchCommand implements Runnable {
             var gson = new com.google.gson.Gson();
             for (String preset : presets) {
                 for (String method : methods) {
-                    org.sptspark.tuning.TrainingBenchmark.Row r;
+                    org.sptspark.bench.TrainingBenchmark.Row r;
                     if (inProcess) {
-                        r = org.sptspark.tuning.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
+                        r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
                                 batch, warmup, steps);
                     } else {
-                        r = gson.fromJson(fork(preset, method), org.sptspark.tuning.TrainingBenchmark.Row.class);
+                        r = gson.fromJson(fork(preset, method), org.sptspark.bench.TrainingBenchmark.Row.class);
                     }
                     out.printf(Locale.ROOT, "%-22s %-16s %7s %,12d %,12d %,12d %9.3f %8.1f %7.0f MB %12s %,14d%n",
                             r.preset(), r.method(), r.budget() == null ? "-" : r.budget(), r.tuned(), r.updated(),
@@ -307,7 +307,7 @@ final class BenchCommand implements Runnable {
         private Row() {}
 
         public static void main(String[] a) {
-            var r = org.sptspark.tuning.TrainingBenchmark.measure(VitPresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
+            var r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
                     Integer.parseInt(a[4]), Integer.parseInt(a[5]), Integer.parseInt(a[6]));
             System.out.println("ROW " + new com.google.gson.Gson().toJson(r));
             System.exit(0);

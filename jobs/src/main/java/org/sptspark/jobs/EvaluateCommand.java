@@ -56,7 +56,7 @@ final class EvaluateCommand implements Callable<Integer> {
         Suite s = Suite.load(suite != null ? suite : taskJson.get("suite").getAsString());
         TaskSpec task = s.task(taskJson.get("name").getAsString());
         Split which = Split.parse(split);
-        VitConfig config = ScoresStore.architecture(manifest);
+        VitConfig config = VitConfig.fromJson(manifest.getAsJsonObject("backbone").get("architecture"));
         Normalization norm = Normalization.named(manifest.has("normalization")
                 ? manifest.get("normalization").getAsString() : "imagenet");
         try (NDManager manager = NDManager.newBaseManager()) {

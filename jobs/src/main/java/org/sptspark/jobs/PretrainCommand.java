@@ -132,7 +132,7 @@ final class PretrainCommand implements Callable<Integer> {
                 m.addProperty("checkpoint", out.getFileName().toString());
                 m.addProperty("sha256", sha);
                 m.addProperty("preset", preset);
-                m.add("architecture", org.sptspark.sensitivity.ScoresStore.architectureJson(config));
+                m.add("architecture", config.toJson());
                 m.addProperty("command", "jobs/bin/spt pretrain --suite " + s.name() + " --data DATA --preset " + preset
                         + " --out " + out.getFileName() + " --epochs " + epochs + " --warmup-epochs " + warmupEpochs
                         + " --batch-size " + batchSize + " --lr " + lr + " --weight-decay " + weightDecay + " --drop-path "

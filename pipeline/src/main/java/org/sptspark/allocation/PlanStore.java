@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.LakeFiles;
 
 /** Where plans live in the lake: {@code <lake>/plans/<suite>/<task>/<scores folder>/spt-<module>-<budget>.json}. */
 public final class PlanStore {

@@ -1,5 +1,6 @@
 package org.sptspark.artifact;
 
+import org.sptspark.lake.LakeFiles;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;

@@ -46,6 +46,19 @@ public record VitConfig(
         require(dropPathRate >= 0 && dropPathRate < 1, "dropPathRate in [0, 1), got " + dropPathRate);
     }
 
+    /** This architecture as JSON, the form manifests record. */
+    public com.google.gson.JsonElement toJson() {
+        return new com.google.gson.Gson().toJsonTree(this);
+    }
+
+    /**
+     * The architecture a manifest records (Gson 2.10+ reads records); the constructor's checks
+     * apply.
+     */
+    public static VitConfig fromJson(com.google.gson.JsonElement json) {
+        return new com.google.gson.Gson().fromJson(json, VitConfig.class);
+    }
+
     private static void require(boolean ok, String expected) {
         if (!ok) {
             throw new IllegalArgumentException("invalid ViT configuration: expected " + expected);

@@ -17,7 +17,7 @@ import java.util.LinkedHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sptspark.artifact.LakeFiles;
+import org.sptspark.lake.LakeFiles;
 import org.sptspark.lake.Digests;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
@@ -116,7 +116,7 @@ public final class ScoresStore {
                 throw new IllegalArgumentException(new Path(dir, SCORES) + " does not match its manifest's sha256 "
                         + expected + " (corrupted or replaced)");
             }
-            var space = ParameterSpace.of(architecture(manifest));
+            var space = ParameterSpace.of(VitConfig.fromJson(manifest.getAsJsonObject("backbone").get("architecture")));
             var values = new LinkedHashMap<String, float[]>();
             try (NDManager manager = NDManager.newBaseManager()) {
                 for (NDArray a : NDList.decode(manager, bytes)) {
@@ -127,17 +127,6 @@ public final class ScoresStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read sensitivity scores from " + folder, e);
         }
-    }
-
-    /** The manifest's {@code backbone.architecture} (Gson 2.10+ reads records). */
-    public static VitConfig architecture(JsonObject manifest) {
-        return new com.google.gson.Gson().fromJson(manifest.getAsJsonObject("backbone").get("architecture"),
-                VitConfig.class);
-    }
-
-    /** The JSON form of an architecture, for manifests. */
-    public static com.google.gson.JsonElement architectureJson(VitConfig config) {
-        return new com.google.gson.Gson().toJsonTree(config);
     }
 
     /** The manifest of a committed folder. */

@@ -155,7 +155,7 @@ public final class Prediction {
                 o.addProperty("error", r.getString(1));
                 text.append(o).append('\n');
             }
-            org.sptspark.artifact.LakeFiles.writeAtomically(hadoop, skipFile,
+            org.sptspark.lake.LakeFiles.writeAtomically(hadoop, skipFile,
                     text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
             var first = skipped.stream().limit(10).map(r -> r.getString(0) + ": " + r.getString(1)).toList();
             return new Summary(paths.size(), targets.size(), count, skipped.size(), seconds, first);
@@ -178,7 +178,7 @@ public final class Prediction {
                 throw new IllegalArgumentException("artifact " + uri + " was trained on a backbone with sha256 "
                         + trainedOn + ", not the given one (" + sha + "): pass the checkpoint it was trained on");
             }
-            VitConfig config = ScoresStore.architecture(m);
+            VitConfig config = VitConfig.fromJson(m.getAsJsonObject("backbone").get("architecture"));
             if (shape != null && !shape.equals(config.withNumClasses(1))) {
                 throw new IllegalArgumentException("artifact " + uri + " is for " + config.name()
                         + ", the others for " + shape.name() + ": one backbone architecture per run");

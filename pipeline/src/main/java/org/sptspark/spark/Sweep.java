@@ -35,8 +35,8 @@ import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
 import org.sptspark.tuning.SnellaOptions;
-import org.sptspark.tuning.ResultsTable;
-import org.sptspark.tuning.TaskTraining;
+import org.sptspark.training.ResultsTable;
+import org.sptspark.training.TaskTraining;
 
 /**
  * A sweep over a suite: sensitivity for every task (SPT stage 1, one Spark job per task), plans on
@@ -191,7 +191,7 @@ public final class Sweep {
         var provenance = new JsonObject();
         var bb = new JsonObject();
         bb.addProperty("preset", preset);
-        bb.add("architecture", ScoresStore.architectureJson(config));
+        bb.add("architecture", config.toJson());
         bb.addProperty("checkpoint", backbone);
         bb.addProperty("sha256", sha);
         provenance.add("backbone", bb);

@@ -115,7 +115,7 @@ public final class Trainer {
     }
 
     /** One step's mean loss and its logits (in the images' manager). */
-    record Step(double loss, NDArray logits) {}
+    public record Step(double loss, NDArray logits) {}
 
     /**
      * One optimisation step, as training takes it and the training benchmark times it: the
@@ -127,7 +127,7 @@ public final class Trainer {
      * @throws IllegalStateException when the loss is not finite, before any update, naming where
      *     the non-finite values are
      */
-    static Step step(TunedModel tuned, NDArray x, NDArray y, long seed, AdamW optimizer, double lr, double weightDecay,
+    public static Step step(TunedModel tuned, NDArray x, NDArray y, long seed, AdamW optimizer, double lr, double weightDecay,
             String where) {
         Engine.getInstance().setRandomSeed((int) seed);
         NDArray logits;

@@ -11,7 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sptspark.allocation.AllocationBenchmark;
+import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.data.HadoopFiles;
 import org.sptspark.model.VitConfig;
 
@@ -26,7 +26,7 @@ class ScoresStoreTest {
         var p = new JsonObject();
         var backbone = new JsonObject();
         backbone.addProperty("preset", SMALL.name());
-        backbone.add("architecture", ScoresStore.architectureJson(SMALL));
+        backbone.add("architecture", SMALL.toJson());
         p.add("backbone", backbone);
         var task = new JsonObject();
         task.addProperty("suite", "demo");

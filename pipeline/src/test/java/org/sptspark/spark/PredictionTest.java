@@ -77,7 +77,7 @@ class PredictionTest {
                     m.add("task", task);
                     var b = new JsonObject();
                     b.addProperty("preset", ARCH.name());
-                    b.add("architecture", ScoresStore.architectureJson(config));
+                    b.add("architecture", config.toJson());
                     b.addProperty("sha256", sha);
                     m.add("backbone", b);
                     m.addProperty("method", method.id());

@@ -63,7 +63,7 @@ class S3SensitivityTest {
                 String folder = ScoresStore.folder("s3a://bucket/lake", "demo", TASK.name(), TINY.name(), sha);
                 var provenance = new JsonObject();
                 var backbone = new JsonObject();
-                backbone.add("architecture", ScoresStore.architectureJson(TINY));
+                backbone.add("architecture", TINY.toJson());
                 provenance.add("backbone", backbone);
                 ScoresStore.write(spark.sparkContext().hadoopConfiguration(), folder, remote.scores(), provenance);
                 assertTrue(ScoresStore.committed(spark.sparkContext().hadoopConfiguration(), folder));

@@ -236,7 +236,7 @@ class TrainerTest {
         m.add("task", task);
         var b = new JsonObject();
         b.addProperty("preset", SMALL.name());
-        b.add("architecture", ScoresStore.architectureJson(SMALL));
+        b.add("architecture", SMALL.toJson());
         b.addProperty("sha256", sha);
         m.add("backbone", b);
         m.addProperty("method", layout.method().id());

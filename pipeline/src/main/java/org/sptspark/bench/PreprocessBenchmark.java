@@ -1,4 +1,12 @@
-package org.sptspark.data;
+package org.sptspark.bench;
+
+import org.sptspark.data.StructuredTaskGenerator;
+
+import org.sptspark.data.ImagePreprocessor;
+
+import org.sptspark.data.Normalization;
+
+import org.sptspark.data.ImageDecoder;
 
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;

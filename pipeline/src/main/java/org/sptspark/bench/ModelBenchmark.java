@@ -1,4 +1,8 @@
-package org.sptspark.model;
+package org.sptspark.bench;
+
+import org.sptspark.model.VisionTransformer;
+
+import org.sptspark.model.VitConfig;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;

@@ -1,4 +1,12 @@
-package org.sptspark.allocation;
+package org.sptspark.bench;
+
+import org.sptspark.allocation.BudgetAllocator;
+
+import org.sptspark.allocation.TuningPlan;
+
+import org.sptspark.allocation.AllocationRule;
+
+import org.sptspark.allocation.Budget;
 
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;

@@ -1,4 +1,16 @@
-package org.sptspark.tuning;
+package org.sptspark.bench;
+
+import org.sptspark.tuning.Method;
+
+import org.sptspark.tuning.Trainer;
+
+import org.sptspark.tuning.TuningLayout;
+
+import org.sptspark.tuning.SnellaOptions;
+
+import org.sptspark.tuning.AdamW;
+
+import org.sptspark.tuning.TunedModel;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -12,7 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.sptspark.allocation.AllocationBenchmark;
+import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
@@ -20,7 +32,7 @@ import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
-import org.sptspark.model.ModelBenchmark;
+import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;

@@ -1,4 +1,4 @@
-package org.sptspark.tuning;
+package org.sptspark.training;
 
 import java.sql.Timestamp;
 import java.time.Instant;

@@ -1,4 +1,4 @@
-package org.sptspark.artifact;
+package org.sptspark.lake;
 
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,10 +1,12 @@
-package org.sptspark.sensitivity;
+package org.sptspark.bench;
+
+import org.sptspark.sensitivity.SensitivityScorer;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import org.sptspark.model.ModelBenchmark;
+import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;

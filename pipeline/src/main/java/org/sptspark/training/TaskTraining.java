@@ -1,4 +1,20 @@
-package org.sptspark.tuning;
+package org.sptspark.training;
+
+import org.sptspark.tuning.LabeledImages;
+
+import org.sptspark.tuning.Trainer;
+
+import org.sptspark.tuning.SnellaOptions;
+
+import org.sptspark.tuning.Accuracy;
+
+import org.sptspark.tuning.Recipe;
+
+import org.sptspark.tuning.TunedModel;
+
+import org.sptspark.tuning.Method;
+
+import org.sptspark.tuning.TuningLayout;
 
 import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
@@ -221,7 +237,7 @@ public final class TaskTraining {
         m.add("task", task);
         var backbone = new JsonObject();
         backbone.addProperty("preset", r.config().name());
-        backbone.add("architecture", ScoresStore.architectureJson(r.config()));
+        backbone.add("architecture", r.config().toJson());
         backbone.addProperty("checkpoint", r.backboneUri());
         backbone.addProperty("sha256", r.backboneSha());
         m.add("backbone", backbone);
