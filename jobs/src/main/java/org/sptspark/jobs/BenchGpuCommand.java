@@ -224,7 +224,7 @@ final class BenchGpuCommand implements Callable<Integer> {
             Map<String, NDArray> ref = VitReference.read(dir, manager);
             double logitsError;
             double lossError;
-            synchronized (org.sptspark.model.Gradients.LOCK) {
+            synchronized (org.sptspark.model.Gradients.ENGINE_LOCK) {
                 try (NDManager batch = manager.newSubManager();
                         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                     NDArray x = ref.get("x").toDevice(dev, true);

@@ -21,11 +21,8 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sptspark.allocation.AllocationRule;
-import org.sptspark.allocation.TensorDecision;
 import org.sptspark.lake.Digests;
 import org.sptspark.model.ParameterSpace;
-import org.sptspark.model.TensorSpec;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.TunedModel;
 import org.sptspark.tuning.TuningLayout;
@@ -199,42 +196,6 @@ public final class Artifacts {
         }
         Method method = Method.parse(m.get("method").getAsString());
         int rank = m.get("rank").getAsInt();
-        return new Loaded(m, tensors, layout(method, rank, space, tensors, folder));
-    }
-
-    /** The layout an artifact's tensors describe. */
-    static TuningLayout layout(Method method, int rank, ParameterSpace space, Map<String, NDArray> tensors, String source) {
-        var decisions = new LinkedHashMap<String, TensorDecision>();
-        for (TensorSpec t : space.tensors()) {
-            String name = t.name();
-            if (name.startsWith("head.")) {
-                continue;
-            }
-            String linear = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
-            TensorDecision d;
-            if (tensors.containsKey(name + ".delta_index")) {
-                long[] index = tensors.get(name + ".delta_index").toLongArray();
-                int[] ints = new int[index.length];
-                for (int i = 0; i < index.length; i++) {
-                    if (index[i] < 0 || index[i] >= t.size()) {
-                        throw new IllegalArgumentException(source + ": delta index " + index[i] + " is outside '" + name + "'");
-                    }
-                    ints[i] = (int) index[i];
-                }
-                d = new TensorDecision.Sparse(ints);
-            } else if (tensors.containsKey(linear + ".lora_A")) {
-                d = new TensorDecision.Structured(AllocationRule.Module.LORA, rank,
-                        AllocationRule.Module.LORA.cost(rank, t.rows(), t.cols()));
-            } else if (tensors.containsKey(linear + ".adapter_down.weight")) {
-                d = new TensorDecision.Structured(AllocationRule.Module.ADAPTER, rank,
-                        AllocationRule.Module.ADAPTER.cost(rank, t.rows(), t.cols()));
-            } else if (tensors.containsKey(name)) {
-                d = new TensorDecision.Whole(t.size());
-            } else {
-                d = new TensorDecision.Frozen();
-            }
-            decisions.put(name, d);
-        }
-        return new TuningLayout(method, decisions, rank, null, null, 0);
+        return new Loaded(m, tensors, TuningLayout.fromArtifact(method, rank, space, tensors, folder));
     }
 }

@@ -130,7 +130,7 @@ public final class TrainingBenchmark {
                 double loss = Double.NaN;
                 for (int i = 0; i < warmup + steps; i++) {
                     long t0 = System.nanoTime();
-                    synchronized (Gradients.LOCK) {
+                    synchronized (Gradients.ENGINE_LOCK) {
                         try (NDManager step = manager.newSubManager()) {
                             NDArray x = images.duplicate();
                             x.attach(step);

@@ -7,14 +7,14 @@ import ai.djl.nn.Parameter;
  * Gradient bookkeeping shared by every job that back-propagates.
  *
  * <p>DJL's PyTorch engine allows one {@code GradientCollector} per JVM at a time (a second one
- * throws), so all gradient work in a JVM synchronises on {@link #LOCK}. On a cluster, run one
+ * throws), so all gradient work in a JVM synchronises on {@link #ENGINE_LOCK}. On a cluster, run one
  * gradient task per executor JVM ({@code spark.executor.cores} = {@code spark.task.cpus}); in
  * {@code local[*]} mode the lock serialises them.
  */
 public final class Gradients {
 
     /** Held for the whole forward-backward-read of one batch. */
-    public static final Object LOCK = new Object();
+    public static final Object ENGINE_LOCK = new Object();
 
     private Gradients() {}
 

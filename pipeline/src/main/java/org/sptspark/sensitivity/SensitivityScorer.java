@@ -57,7 +57,7 @@ public final class SensitivityScorer implements AutoCloseable {
      * @throws IllegalStateException when the loss is NaN or infinite
      */
     public void add(NDArray images, NDArray labels, long dropPathSeed, String batch) {
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             try (NDManager step = manager.newSubManager()) {
                 NDArray x = images.duplicate();
                 x.attach(step);

@@ -173,7 +173,7 @@ public final class DistributedSensitivity {
         Device device = Devices.forCurrentTask();
         request.precision().requireSupported(device);
         Map<String, double[]> sums;
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
             VitInitializer.reinitializeHead(model, request.seed());

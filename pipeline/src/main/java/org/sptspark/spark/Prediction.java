@@ -233,7 +233,7 @@ public final class Prediction {
      * an overlay clears the shared model's branches, which another task thread's forward is using.
      */
     private static TunedModel overlay(VisionTransformer model, Target t, String sha, Configuration hadoop) {
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             String key = System.identityHashCode(model) + "|" + t.uri();
             TunedModel tuned = OVERLAYS.get(key);
             if (tuned == null) {
@@ -305,7 +305,7 @@ public final class Prediction {
             TunedModel tuned = overlay(model, t, sha, hadoop);
             float[] probabilities;
             int classes;
-            synchronized (Gradients.LOCK) {
+            synchronized (Gradients.ENGINE_LOCK) {
                 try (NDManager scope = model.parameter("head.weight").getArray().getManager().newSubManager()) {
                     NDArray input = scope.create(x, new Shape(decoded.size(), 3, size, size))
                             .toDevice(model.parameter("head.weight").getArray().getDevice(), false);

@@ -107,7 +107,7 @@ public final class TaskTraining {
     public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         // One training at a time per JVM, from loading to evaluation: the modules' dropout draws from the
         // engine's global generator, reseeded every step, and DJL allows one gradient collector per JVM.
-        synchronized (org.sptspark.model.Gradients.LOCK) {
+        synchronized (org.sptspark.model.Gradients.ENGINE_LOCK) {
             return runLocked(r, hadoop, device, log);
         }
     }

@@ -71,7 +71,7 @@ public final class Trainer {
                 for (int from = 0; from < n; from += recipe.batchSize(), step++) {
                     int to = Math.min(n, from + recipe.batchSize());
                     long stepSeed = mix(recipe.seed(), epoch, step);
-                    synchronized (Gradients.LOCK) {
+                    synchronized (Gradients.ENGINE_LOCK) {
                         try (NDManager scope = root.newSubManager()) {
                             NDArray x = data.images(order, from, to, scope).toDevice(root.getDevice(), false);
                             long[] labels = data.labels(order, from, to);
@@ -121,7 +121,7 @@ public final class Trainer {
      * One optimisation step, as training takes it and the training benchmark times it: the
      * engine's generator (the modules' dropout) seeded from {@code seed}, the forward pass in
      * training mode, cross-entropy, backward, SNELLA's recomputation, AdamW. The caller holds
-     * {@link Gradients#LOCK}.
+     * {@link Gradients#ENGINE_LOCK}.
      *
      * @param where names the step in the error raised when the loss is not finite
      * @throws IllegalStateException when the loss is not finite, before any update, naming where

@@ -125,6 +125,45 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
         return new TuningLayout(method, map, structured ? rank : 0, null, null, 0);
     }
 
+    /**
+     * The layout an artifact's tensors describe: each backbone tensor's decision read from the
+     * names present (sparse indices, LoRA or Adapter factors, a whole tensor, or nothing).
+     */
+    public static TuningLayout fromArtifact(Method method, int rank, ParameterSpace space, java.util.Map<String, ai.djl.ndarray.NDArray> tensors, String source) {
+        var decisions = new LinkedHashMap<String, TensorDecision>();
+        for (TensorSpec t : space.tensors()) {
+            String name = t.name();
+            if (name.startsWith("head.")) {
+                continue;
+            }
+            String linear = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
+            TensorDecision d;
+            if (tensors.containsKey(name + ".delta_index")) {
+                long[] index = tensors.get(name + ".delta_index").toLongArray();
+                int[] ints = new int[index.length];
+                for (int i = 0; i < index.length; i++) {
+                    if (index[i] < 0 || index[i] >= t.size()) {
+                        throw new IllegalArgumentException(source + ": delta index " + index[i] + " is outside '" + name + "'");
+                    }
+                    ints[i] = (int) index[i];
+                }
+                d = new TensorDecision.Sparse(ints);
+            } else if (tensors.containsKey(linear + ".lora_A")) {
+                d = new TensorDecision.Structured(AllocationRule.Module.LORA, rank,
+                        AllocationRule.Module.LORA.cost(rank, t.rows(), t.cols()));
+            } else if (tensors.containsKey(linear + ".adapter_down.weight")) {
+                d = new TensorDecision.Structured(AllocationRule.Module.ADAPTER, rank,
+                        AllocationRule.Module.ADAPTER.cost(rank, t.rows(), t.cols()));
+            } else if (tensors.containsKey(name)) {
+                d = new TensorDecision.Whole(t.size());
+            } else {
+                d = new TensorDecision.Frozen();
+            }
+            decisions.put(name, d);
+        }
+        return new TuningLayout(method, decisions, rank, null, null, 0);
+    }
+
     static boolean isHead(TensorSpec t) {
         return t.name().startsWith("head.");
     }

@@ -59,7 +59,7 @@ class PredictionTest {
             VisionTransformer model = VisionTransformer.create(manager, config, 0);
             Checkpoints.load(model, Checkpoints.read(backbone, manager), Checkpoints.HeadPolicy.DROP);
             TuningLayout layout = TuningLayout.baseline(method, model.space(), 4);
-            synchronized (Gradients.LOCK) {
+            synchronized (Gradients.ENGINE_LOCK) {
                 try (TunedModel tuned = TunedModel.forTraining(model, layout, seed, TunedModel.Unstructured.DELTA)) {
                     var random = new SplittableRandom(seed);
                     for (TunedModel.Trainable t : tuned.trainables()) {
@@ -136,7 +136,7 @@ class PredictionTest {
                         float[] x = ImagePreprocessor.toTensor(ImageDecoder.decode(Files.readAllBytes(image), "img"), 32,
                                 Normalization.IMAGENET);
                         float[] p;
-                        synchronized (Gradients.LOCK) {
+                        synchronized (Gradients.ENGINE_LOCK) {
                             try (NDManager step = manager.newSubManager()) {
                                 NDArray input = step.create(x, new Shape(1, 3, 32, 32));
                                 p = opened.tuned().forward(input, false, 0).softmax(1).toFloatArray();

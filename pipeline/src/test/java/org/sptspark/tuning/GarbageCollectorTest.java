@@ -82,7 +82,7 @@ class GarbageCollectorTest {
      */
     @Test
     void theKernelsGradientsDoNotDependOnWhenTheGarbageCollectorRuns() throws Exception {
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
                 KernelDelta k = KernelDeltaTest.kernel(manager);
                 NDArray[] factors = {k.in, k.out, k.alpha, k.gamma, k.beta};
@@ -145,7 +145,7 @@ class GarbageCollectorTest {
             labels[i] = i % TINY.numClasses();
         }
         var out = new TreeMap<String, float[]>();
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             try (NDManager scope = manager.newSubManager()) {
                 Device cpu = Device.cpu();
                 NDArray x = Tensors.constant(scope, pixels, new Shape(BATCH, 3, TINY.imageSize(), TINY.imageSize()), cpu);

@@ -116,7 +116,7 @@ class KernelDeltaTest {
                 p.setRequiresGradient(true);
             }
             float[] recomputed;
-            synchronized (Gradients.LOCK) {
+            synchronized (Gradients.ENGINE_LOCK) {
                 try (NDManager step = manager.newSubManager();
                         GradientCollector c = Engine.getInstance().newGradientCollector()) {
                     recomputed = k.dense(step, true).toFloatArray();
@@ -128,7 +128,7 @@ class KernelDeltaTest {
 
     @Test
     void gradientsThroughTheRecomputationMatchCentralDifferences() {
-        synchronized (Gradients.LOCK) {
+        synchronized (Gradients.ENGINE_LOCK) {
             try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
                 KernelDelta k = kernel(manager);
                 k.setKeep(30);

@@ -65,7 +65,7 @@ class TuningTest {
             float[] deltaGrad;
             float[] normDeltaGrad;
             try (var tuned = TunedModel.forTraining(model, layout, 5, TunedModel.Unstructured.DELTA)) {
-                synchronized (Gradients.LOCK) {
+                synchronized (Gradients.ENGINE_LOCK) {
                     try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
                         NDArray logits = tuned.forward(x, false, 0);
                         c.backward(Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits)));
@@ -80,7 +80,7 @@ class TuningTest {
             model.setTrainable(false);
             model.parameter("blocks.0.attn.q.weight").freeze(false);
             model.parameter("blocks.1.norm2.weight").freeze(false);
-            synchronized (Gradients.LOCK) {
+            synchronized (Gradients.ENGINE_LOCK) {
                 try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
                     NDArray logits = model.forward(new ParameterStore(manager, false), new NDList(x), false).head();
                     c.backward(Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits)));
@@ -120,7 +120,7 @@ class TuningTest {
                 }
                 for (int t = 1; t <= grads.length; t++) {
                     float[] g = grads[t - 1];
-                    synchronized (Gradients.LOCK) {
+                    synchronized (Gradients.ENGINE_LOCK) {
                         try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
                             c.backward(w.mul(manager.create(g)).sum()); // d/dw sum(w * g) = g
                         }
