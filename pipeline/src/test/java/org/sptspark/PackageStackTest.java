@@ -22,7 +22,7 @@ class PackageStackTest {
 
     /** Bottom first. A new package goes in here, at its place. */
     static final List<String> STACK = List.of(
-            "lake", "model", "data", "sensitivity", "allocation", "tuning", "artifact", "training", "spark",
+            "lake", "model", "data", "sensitivity", "allocation", "modules", "snella", "tuning", "artifact", "training", "spark",
             "report", "bench");
 
     private static final Pattern REFERENCE = Pattern.compile("\\borg\\.sptspark\\.([a-z]+)\\.");

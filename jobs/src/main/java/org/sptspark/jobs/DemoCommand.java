@@ -18,7 +18,7 @@ import org.sptspark.model.VitPresets;
 import org.sptspark.spark.Sweep;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -110,7 +110,7 @@ final class PretrainCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager(Engine.getInstance().defaultDevice())) {
             var model = VisionTransformer.create(manager, config, seed);
             var layout = TuningLayout.baseline(Method.FULL, model.space(), 0);
-            try (var tuned = TunedModel.forTraining(model, layout, seed, TunedModel.Unstructured.DELTA)) {
+            try (var tuned = TunedModel.forTraining(model, layout, seed, Unstructured.DELTA)) {
                 var result = Trainer.train(tuned, all, recipe, null, e -> {
                     err.printf(Locale.ROOT, "pretrain epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%n",
                             e.epoch(), e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond());

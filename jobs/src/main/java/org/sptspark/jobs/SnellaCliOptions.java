@@ -1,6 +1,6 @@
 package org.sptspark.jobs;
 
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 import picocli.CommandLine.Option;
 
 /** SNELLA's options; the defaults are the reference's VTAB-1k scripts (scripts/vtab/snella32). */

@@ -1,7 +1,7 @@
 package org.sptspark.allocation;
 
 /** What the plan does with one tensor. */
-public sealed interface TensorDecision {
+public interface TensorDecision {
 
     /** Trainable parameters this decision adds. */
     long trainable();

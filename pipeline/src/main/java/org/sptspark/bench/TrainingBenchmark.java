@@ -1,12 +1,20 @@
 package org.sptspark.bench;
 
+import org.sptspark.snella.Competition;
+
+import org.sptspark.modules.Trainable;
+
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.snella.SnellaOptions;
+
 import org.sptspark.tuning.Method;
 
 import org.sptspark.tuning.Trainer;
 
 import org.sptspark.tuning.TuningLayout;
 
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 
 import org.sptspark.tuning.AdamW;
 
@@ -102,8 +110,7 @@ public final class TrainingBenchmark {
             TuningLayout layout;
             String budgetLabel = null;
             if (m.needsPlan()) {
-                var module = m == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
-                var rule = new AllocationRule(module, rank, 10, 5, AllocationRule.Mode.MIXED, false);
+                var rule = new AllocationRule(m.planModule(), rank, 10, 5, AllocationRule.Mode.MIXED, false);
                 Budget b = Budget.parse(budget, model.space().backboneSize());
                 TuningPlan plan = new BudgetAllocator(AllocationBenchmark.randomScores(config, 5), rule)
                         .allocate(List.of(b)).get(0);
@@ -115,12 +122,12 @@ public final class TrainingBenchmark {
             } else {
                 layout = TuningLayout.baseline(m, model.space(), rank);
             }
-            var mode = masked ? TunedModel.Unstructured.MASKED_FULL : TunedModel.Unstructured.DELTA;
+            var mode = masked ? Unstructured.MASKED_FULL : Unstructured.DELTA;
             try (var tuned = TunedModel.forTraining(model, layout, 0, mode); AdamW adam = new AdamW(manager)) {
                 if (m == Method.SNELLA) {
                     // at the default target sparsity, as training ends (its memory does not depend on the sparsity;
                     // its artifact does)
-                    tuned.competeFor(SnellaOptions.defaults(), SnellaOptions.DEFAULT_TARGET, 2);
+                    tuned.hook(Competition.class).start(SnellaOptions.defaults(), SnellaOptions.DEFAULT_TARGET, 2);
                     tuned.startEpoch(1);
                 }
                 NDArray images = manager.create(ModelBenchmark.randomImages(config, batch, 3),
@@ -173,8 +180,8 @@ public final class TrainingBenchmark {
 
     /** Waits until every queued kernel of the step has run (one scalar read back from the device). */
     static void synchronize(TunedModel tuned, NDManager scope) {
-        TunedModel.Trainable last = null;
-        for (TunedModel.Trainable t : tuned.trainables()) {
+        Trainable last = null;
+        for (Trainable t : tuned.trainables()) {
             last = t;
         }
         if (last != null) {

@@ -115,7 +115,7 @@ public final class Checkpoints {
         List<String> problems = new ArrayList<>();
         var unexpected = new TreeSet<String>();
         for (String name : dict.tensors().keySet()) {
-            if (isHead(name)) {
+            if (isClassifierKey(name)) {
                 if (headPolicy == HeadPolicy.LOAD && model.space().find(name).isEmpty()) {
                     unexpected.add(name);
                 }
@@ -127,7 +127,7 @@ public final class Checkpoints {
             problems.add("unexpected tensors " + unexpected);
         }
         for (TensorSpec t : model.space().tensors()) {
-            if (isHead(t.name()) && headPolicy == HeadPolicy.DROP) {
+            if (isClassifierKey(t.name()) && headPolicy == HeadPolicy.DROP) {
                 continue;
             }
             NDArray a = dict.tensors().get(t.name());
@@ -135,7 +135,7 @@ public final class Checkpoints {
                 problems.add("missing tensor '" + t.name() + "' " + t.shape());
             } else if (!a.getShape().equals(t.shape())) {
                 problems.add("tensor '" + t.name() + "' has shape " + a.getShape() + " but " + config.name()
-                        + (isHead(t.name()) ? " with " + config.numClasses() + " classes" : "") + " expects " + t.shape());
+                        + (isClassifierKey(t.name()) ? " with " + config.numClasses() + " classes" : "") + " expects " + t.shape());
             }
         }
         if (!problems.isEmpty()) {
@@ -144,7 +144,7 @@ public final class Checkpoints {
         }
         for (TensorSpec t : model.space().tensors()) {
             NDArray a = dict.tensors().get(t.name());
-            if (a != null && !(isHead(t.name()) && headPolicy == HeadPolicy.DROP)) {
+            if (a != null && !(isClassifierKey(t.name()) && headPolicy == HeadPolicy.DROP)) {
                 Tensors.assign(model.parameter(t.name()).getArray(), a.toFloatArray());
             }
         }
@@ -202,8 +202,12 @@ public final class Checkpoints {
         return Digests.sha256Hex(stream);
     }
 
-    static boolean isHead(String name) {
-        return name.startsWith("head.") || name.startsWith("pre_logits.");
+    /**
+     * Whether a checkpoint key belongs to the classifier: our head ({@link ParameterSpace#isHead})
+     * or timm's {@code pre_logits} layer, which some checkpoints carry before it.
+     */
+    static boolean isClassifierKey(String name) {
+        return ParameterSpace.isHead(name) || name.startsWith("pre_logits.");
     }
 
     private static String suffix(String name) {

@@ -82,6 +82,19 @@ public final class ParameterSpace {
         return totalSize;
     }
 
+    /**
+     * Whether a tensor is the classification head's ({@code head.weight}, {@code head.bias}): the
+     * part every method trains and whose shape follows the task, not the backbone.
+     */
+    public static boolean isHead(String name) {
+        return name.startsWith("head.");
+    }
+
+    /** Every tensor but the head's, in order. */
+    public List<TensorSpec> backbone() {
+        return tensors().stream().filter(t -> !isHead(t.name())).toList();
+    }
+
     /** Scalars of the classification head ({@code head.weight} and {@code head.bias}). */
     public long headSize() {
         return get("head.weight").size() + get("head.bias").size();

@@ -135,6 +135,14 @@ public final class VisionTransformer extends AbstractBlock {
         return config;
     }
 
+    /**
+     * The manager that owns the model's parameters: scratch managers for work on this model are
+     * made under it, so they live on its device and close before it.
+     */
+    public NDManager manager() {
+        return parameter("head.weight").getArray().getManager();
+    }
+
     public ParameterSpace space() {
         return space;
     }

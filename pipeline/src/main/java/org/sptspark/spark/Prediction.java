@@ -237,7 +237,7 @@ public final class Prediction {
             String key = System.identityHashCode(model) + "|" + t.uri();
             TunedModel tuned = OVERLAYS.get(key);
             if (tuned == null) {
-                NDManager manager = model.parameter("head.weight").getArray().getManager().newSubManager();
+                NDManager manager = model.manager().newSubManager();
                 try {
                     var loaded = Artifacts.read(hadoop, t.uri(), sha, ParameterSpace.of(t.config()), manager);
                     tuned = TunedModel.overlay(model, loaded.layout(), loaded.tensors(), t.uri());
@@ -306,7 +306,7 @@ public final class Prediction {
             float[] probabilities;
             int classes;
             synchronized (Gradients.ENGINE_LOCK) {
-                try (NDManager scope = model.parameter("head.weight").getArray().getManager().newSubManager()) {
+                try (NDManager scope = model.manager().newSubManager()) {
                     NDArray input = scope.create(x, new Shape(decoded.size(), 3, size, size))
                             .toDevice(model.parameter("head.weight").getArray().getDevice(), false);
                     NDArray p = tuned.forward(input, false, 0).softmax(1);

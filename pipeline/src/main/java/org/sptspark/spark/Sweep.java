@@ -1,5 +1,7 @@
 package org.sptspark.spark;
 
+import org.sptspark.snella.SnellaOptions;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
@@ -34,7 +36,7 @@ import org.sptspark.model.VitPresets;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 import org.sptspark.training.ResultsTable;
 import org.sptspark.training.TaskTraining;
 

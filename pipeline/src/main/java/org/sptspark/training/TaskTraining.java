@@ -1,10 +1,16 @@
 package org.sptspark.training;
 
+import org.sptspark.snella.Competition;
+
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.snella.SnellaOptions;
+
 import org.sptspark.tuning.LabeledImages;
 
 import org.sptspark.tuning.Trainer;
 
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 
 import org.sptspark.tuning.Accuracy;
 
@@ -68,7 +74,7 @@ public final class TaskTraining {
 
         /** The recipe the training runs: the request's, with SNELLA's per-task batch size and weight decay. */
         public Recipe effectiveRecipe() {
-            return method == Method.SNELLA ? snella.recipeFor(task.name(), recipe) : recipe;
+            return method == Method.SNELLA ? snellaRecipe(snella, task.name(), recipe) : recipe;
         }
 
         /** The budget label of the request's artifact: the plan's budget for SPT, the target sparsity for SNELLA. */
@@ -112,6 +118,16 @@ public final class TaskTraining {
         }
     }
 
+    /**
+     * The recipe a task trains SNELLA with: the sweep's, with this task's batch size and weight
+     * decay where the options set them (the reference scripts set both per task).
+     */
+    public static Recipe snellaRecipe(SnellaOptions options, String task, Recipe recipe) {
+        return new Recipe(recipe.epochs(), options.batchSize(task).orElse(recipe.batchSize()), recipe.lr(),
+                options.weightDecay(task).orElse(recipe.weightDecay()), recipe.warmupEpochs(), recipe.warmupLr(),
+                recipe.minLr(), recipe.dropPath(), recipe.evalEvery(), recipe.seed(), recipe.precision());
+    }
+
     private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
         if (r.method() == Method.SNELLA) {
             r.snella().checkEpochs(r.effectiveRecipe().epochs());
@@ -142,13 +158,14 @@ public final class TaskTraining {
                 log.accept(String.format(Locale.ROOT, "%s %s: %d training images decoded in %.1f s; training %,d + %,d (head) parameters",
                         r.task().name(), label(r.method(), plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
                         layout.trainable(), model.space().headSize()));
-                try (var tuned = TunedModel.forTraining(model, layout, r.effectiveRecipe().seed(), TunedModel.Unstructured.DELTA)) {
+                try (var tuned = TunedModel.forTraining(model, layout, r.effectiveRecipe().seed(), Unstructured.DELTA)) {
                     if (r.method() == Method.SNELLA) {
-                        tuned.competeFor(r.snella(), r.snella().target(r.task().name()), r.effectiveRecipe().epochs());
+                        Competition competition = tuned.hook(Competition.class);
+                        competition.start(r.snella(), r.snella().target(r.task().name()), r.effectiveRecipe().epochs());
                         log.accept(String.format(Locale.ROOT, "%s snella: %,d matrix entries compete; non-zero volume"
                                 + " %,d -> %,d (sparsity %.3f -> %.3f) over %d epochs", r.task().name(),
-                                tuned.allocator().totalEntries(), tuned.allocator().initVolume(),
-                                tuned.allocator().targetVolume(), r.snella().initSparsity(),
+                                competition.allocator().totalEntries(), competition.allocator().initVolume(),
+                                competition.allocator().targetVolume(), r.snella().initSparsity(),
                                 r.snella().target(r.task().name()), r.effectiveRecipe().epochs()));
                     }
                     String name = r.task().name() + " " + label(r.method(), plan);
@@ -208,10 +225,10 @@ public final class TaskTraining {
         o.addProperty("maskInterval", s.maskInterval());
         o.addProperty("beta1", s.beta1());
         o.addProperty("beta2", s.beta2());
-        o.addProperty("entries", tuned.allocator().totalEntries());
-        o.addProperty("nonZero", tuned.kernelNonZeros());
+        o.addProperty("entries", tuned.hook(Competition.class).allocator().totalEntries());
+        o.addProperty("nonZero", tuned.hook(Competition.class).nonZeros());
         var matrices = new JsonArray();
-        for (TunedModel.KernelState k : tuned.kernelStates()) {
+        for (Competition.MatrixState k : tuned.hook(Competition.class).states()) {
             var m = new JsonObject();
             m.addProperty("tensor", k.tensor());
             m.addProperty("entries", k.entries());
@@ -251,8 +268,8 @@ public final class TaskTraining {
         } else if (r.method() == Method.SNELLA) {
             // SNELLA's budget is the delta's non-zero count, not the factors it learns them from
             budget.addProperty("label", r.budgetLabel(null));
-            budget.addProperty("target", tuned.allocator().targetVolume());
-            budget.addProperty("achieved", tuned.kernelNonZeros());
+            budget.addProperty("target", tuned.hook(Competition.class).allocator().targetVolume());
+            budget.addProperty("achieved", tuned.hook(Competition.class).nonZeros());
             m.add("snella", snellaJson(r, tuned));
         } else {
             budget.addProperty("achieved", layout.trainable());

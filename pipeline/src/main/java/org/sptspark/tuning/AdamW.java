@@ -1,5 +1,7 @@
 package org.sptspark.tuning;
 
+import org.sptspark.modules.Trainable;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.Collection;
@@ -44,12 +46,12 @@ public final class AdamW implements AutoCloseable {
      * One update of every trainable from its accumulated gradient, which is then zeroed. A
      * trainable's mask, if any, multiplies its gradient first.
      */
-    public void step(Collection<TunedModel.Trainable> params, double lr, double weightDecay) {
+    public void step(Collection<Trainable> params, double lr, double weightDecay) {
         steps++;
         double bc1 = 1 - Math.pow(beta1, steps);
         double bc2 = 1 - Math.pow(beta2, steps);
         try (NDManager scratch = manager.newSubManager()) {
-            for (TunedModel.Trainable p : params) {
+            for (Trainable p : params) {
                 NDArray grad = p.value().getGradient();
                 grad.attach(scratch);
                 NDArray g = p.mask() == null ? grad : grad.mul(p.mask());

@@ -1,5 +1,7 @@
 package org.sptspark.tuning;
 
+import org.sptspark.modules.Trainable;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -54,7 +56,7 @@ public final class Trainer {
     public static Result train(TunedModel tuned, LabeledImages data, Recipe recipe, Supplier<Accuracy> monitor,
             Consumer<Epoch> progress) {
         var epochs = new ArrayList<Epoch>();
-        NDManager root = tuned.model().parameter("head.weight").getArray().getManager();
+        NDManager root = tuned.model().manager();
         recipe.precision().requireSupported(root.getDevice());
         tuned.model().setPrecision(recipe.precision());
         double trainingNanos = 0;
@@ -103,7 +105,7 @@ public final class Trainer {
     /** Top-1 of the model in inference mode over a stream of batches. */
     public static Accuracy evaluate(TunedModel tuned, Iterable<ImageBatch> batches, int classes) {
         var accuracy = Accuracy.empty(classes);
-        NDManager root = tuned.model().parameter("head.weight").getArray().getManager();
+        NDManager root = tuned.model().manager();
         for (ImageBatch batch : batches) {
             try (NDManager scope = root.newSubManager()) {
                 NDArray x = batch.images(scope).toDevice(root.getDevice(), false);
@@ -150,7 +152,7 @@ public final class Trainer {
     /** Where the non-finite values are: the batch, the logits, or which trained tensors. */
     static String diagnose(TunedModel tuned, NDArray x, NDArray logits) {
         var bad = new ArrayList<String>();
-        for (TunedModel.Trainable t : tuned.trainables()) {
+        for (Trainable t : tuned.trainables()) {
             if (!finite(t.value())) {
                 bad.add(t.name());
             }

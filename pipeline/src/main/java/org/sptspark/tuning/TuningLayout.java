@@ -7,7 +7,6 @@ import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.TensorDecision;
 import org.sptspark.allocation.TuningPlan;
 import org.sptspark.model.ParameterSpace;
-import org.sptspark.model.TensorRole;
 import org.sptspark.model.TensorSpec;
 
 /**
@@ -52,7 +51,7 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
         if (!method.needsPlan()) {
             throw new IllegalArgumentException("method " + method.id() + " does not take a plan");
         }
-        AllocationRule.Module expected = method == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
+        AllocationRule.Module expected = method.planModule();
         if (plan.rule().module() != expected) {
             throw new IllegalArgumentException("method " + method.id() + " needs a plan made with module "
                     + expected.id() + ", but this plan uses " + plan.rule().module().id());
@@ -66,10 +65,7 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
                     + " classes, but the model has " + space.config().numClasses());
         }
         var map = new LinkedHashMap<String, TensorDecision>();
-        for (TensorSpec t : space.tensors()) {
-            if (isHead(t)) {
-                continue;
-            }
+        for (TensorSpec t : space.backbone()) {
             if (t.name().equals("cls_token")) {
                 map.put(t.name(), new TensorDecision.Whole(t.size()));
             } else if (t.isScored()) {
@@ -86,85 +82,26 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
         if (method.needsPlan()) {
             throw new IllegalArgumentException("method " + method.id() + " needs a plan (--plan)");
         }
-        boolean structured = method == Method.LORA || method == Method.ADAPTER || method == Method.SNELLA;
-        if (structured && rank < 1) {
+        if (method.ranked() && rank < 1) {
             throw new IllegalArgumentException("rank must be positive, not " + rank);
         }
         var map = new LinkedHashMap<String, TensorDecision>();
-        for (TensorSpec t : space.tensors()) {
-            if (isHead(t)) {
-                continue;
-            }
-            TensorDecision d = switch (method) {
-                case LINEAR -> FROZEN;
-                case FULL -> new TensorDecision.Whole(t.size());
-                case BIAS -> t.name().endsWith(".bias") ? new TensorDecision.Whole(t.size()) : FROZEN;
-                case LORA, ADAPTER -> {
-                    if (t.name().equals("cls_token")) {
-                        yield new TensorDecision.Whole(t.size());
-                    }
-                    if (t.role() != TensorRole.MATRIX) {
-                        yield FROZEN;
-                    }
-                    var module = method == Method.LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
-                    yield new TensorDecision.Structured(module, rank, module.cost(rank, t.rows(), t.cols()));
-                }
-                case SNELLA -> {
-                    if (t.name().equals("cls_token")) {
-                        yield new TensorDecision.Whole(t.size());
-                    }
-                    if (t.role() != TensorRole.MATRIX) {
-                        yield FROZEN;
-                    }
-                    yield new TensorDecision.Kernelized(rank, (long) rank * (t.rows() + t.cols()) + 3);
-                }
-                default -> throw new IllegalStateException(method.id());
-            };
-            map.put(t.name(), d);
+        for (TensorSpec t : space.backbone()) {
+            map.put(t.name(), method.rule().decide(t, rank));
         }
-        return new TuningLayout(method, map, structured ? rank : 0, null, null, 0);
+        return new TuningLayout(method, map, method.ranked() ? rank : 0, null, null, 0);
     }
 
     /**
      * The layout an artifact's tensors describe: each backbone tensor's decision read from the
      * names present (sparse indices, LoRA or Adapter factors, a whole tensor, or nothing).
      */
-    public static TuningLayout fromArtifact(Method method, int rank, ParameterSpace space, java.util.Map<String, ai.djl.ndarray.NDArray> tensors, String source) {
+    public static TuningLayout fromArtifact(Method method, int rank, ParameterSpace space,
+            java.util.Map<String, ai.djl.ndarray.NDArray> tensors, String source) {
         var decisions = new LinkedHashMap<String, TensorDecision>();
-        for (TensorSpec t : space.tensors()) {
-            String name = t.name();
-            if (name.startsWith("head.")) {
-                continue;
-            }
-            String linear = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
-            TensorDecision d;
-            if (tensors.containsKey(name + ".delta_index")) {
-                long[] index = tensors.get(name + ".delta_index").toLongArray();
-                int[] ints = new int[index.length];
-                for (int i = 0; i < index.length; i++) {
-                    if (index[i] < 0 || index[i] >= t.size()) {
-                        throw new IllegalArgumentException(source + ": delta index " + index[i] + " is outside '" + name + "'");
-                    }
-                    ints[i] = (int) index[i];
-                }
-                d = new TensorDecision.Sparse(ints);
-            } else if (tensors.containsKey(linear + ".lora_A")) {
-                d = new TensorDecision.Structured(AllocationRule.Module.LORA, rank,
-                        AllocationRule.Module.LORA.cost(rank, t.rows(), t.cols()));
-            } else if (tensors.containsKey(linear + ".adapter_down.weight")) {
-                d = new TensorDecision.Structured(AllocationRule.Module.ADAPTER, rank,
-                        AllocationRule.Module.ADAPTER.cost(rank, t.rows(), t.cols()));
-            } else if (tensors.containsKey(name)) {
-                d = new TensorDecision.Whole(t.size());
-            } else {
-                d = new TensorDecision.Frozen();
-            }
-            decisions.put(name, d);
+        for (TensorSpec t : space.backbone()) {
+            decisions.put(t.name(), ModuleTypes.recognize(t, tensors, rank, source));
         }
         return new TuningLayout(method, decisions, rank, null, null, 0);
-    }
-
-    static boolean isHead(TensorSpec t) {
-        return t.name().startsWith("head.");
     }
 }

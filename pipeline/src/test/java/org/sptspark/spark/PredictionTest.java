@@ -1,5 +1,9 @@
 package org.sptspark.spark;
 
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.modules.Trainable;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -60,9 +64,9 @@ class PredictionTest {
             Checkpoints.load(model, Checkpoints.read(backbone, manager), Checkpoints.HeadPolicy.DROP);
             TuningLayout layout = TuningLayout.baseline(method, model.space(), 4);
             synchronized (Gradients.ENGINE_LOCK) {
-                try (TunedModel tuned = TunedModel.forTraining(model, layout, seed, TunedModel.Unstructured.DELTA)) {
+                try (TunedModel tuned = TunedModel.forTraining(model, layout, seed, Unstructured.DELTA)) {
                     var random = new SplittableRandom(seed);
-                    for (TunedModel.Trainable t : tuned.trainables()) {
+                    for (Trainable t : tuned.trainables()) {
                         float[] v = new float[(int) t.value().size()];
                         for (int i = 0; i < v.length; i++) {
                             v[i] = (float) random.nextGaussian() * 0.05f;

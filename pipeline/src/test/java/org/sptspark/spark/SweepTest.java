@@ -27,7 +27,7 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitPresets;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
-import org.sptspark.tuning.SnellaOptions;
+import org.sptspark.snella.SnellaOptions;
 
 /** Sweeps: a killed sweep resumes without redoing committed work; a sweep runs on an S3 lake. */
 class SweepTest {

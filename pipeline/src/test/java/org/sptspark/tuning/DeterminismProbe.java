@@ -1,5 +1,7 @@
 package org.sptspark.tuning;
 
+import org.sptspark.modules.Unstructured;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -32,7 +34,7 @@ public final class DeterminismProbe {
         try (NDManager manager = NDManager.newBaseManager()) {
             var model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
             try (var tuned = TunedModel.forTraining(model, TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 2),
-                    recipe.seed(), TunedModel.Unstructured.DELTA)) {
+                    recipe.seed(), Unstructured.DELTA)) {
                 Trainer.train(tuned, data, recipe, null, null);
                 for (NDArray a : tuned.export(manager)) {
                     digest.update(a.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8));

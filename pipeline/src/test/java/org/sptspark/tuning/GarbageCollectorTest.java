@@ -1,5 +1,13 @@
 package org.sptspark.tuning;
 
+import org.sptspark.snella.Competition;
+
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.snella.SnellaOptions;
+
+import org.sptspark.modules.Trainable;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,7 +42,7 @@ import org.sptspark.model.VitConfig;
  * scaled query's gradient (and with it the class token's) came back NaN here, the README's former
  * known bug.
  */
-class GarbageCollectorTest {
+public class GarbageCollectorTest {
 
     static final VitConfig TINY = new VitConfig("vit_gc_test", 16, 4, 3, 32, 2, 4, 64, 5, 1e-6, 0.1);
     static final int BATCH = 6;
@@ -49,9 +57,9 @@ class GarbageCollectorTest {
                     case "spt-adapter" -> TuningFixtures.mixed(model.space(), AllocationRule.Module.ADAPTER, 4);
                     default -> TuningLayout.baseline(Method.parse(method), model.space(), 4);
                 };
-                try (var tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA)) {
-                    if (tuned.kernelized()) {
-                        tuned.competeFor(SnellaOptions.defaults().withRank(4), 0.9, 2);
+                try (var tuned = TunedModel.forTraining(model, layout, 3, Unstructured.DELTA)) {
+                    if (tuned.hook(Competition.class) != null) {
+                        tuned.hook(Competition.class).start(SnellaOptions.defaults().withRank(4), 0.9, 2);
                     }
                     tuned.startEpoch(0);
                     Map<String, float[]> calm = gradients(tuned, manager, false);
@@ -74,62 +82,6 @@ class GarbageCollectorTest {
                 }
             }
         }
-    }
-
-    /**
-     * SNELLA's recomputation builds its graph and back-propagates at once, inside the trainer's
-     * step; here the garbage collector is made to run between the two, on the kernel itself.
-     */
-    @Test
-    void theKernelsGradientsDoNotDependOnWhenTheGarbageCollectorRuns() throws Exception {
-        synchronized (Gradients.ENGINE_LOCK) {
-            try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
-                KernelDelta k = KernelDeltaTest.kernel(manager);
-                NDArray[] factors = {k.in, k.out, k.alpha, k.gamma, k.beta};
-                for (NDArray p : factors) {
-                    p.setRequiresGradient(true);
-                }
-                float[][] calm = kernelGradients(k, manager, false);
-                float[][] pressed = kernelGradients(k, manager, true);
-                for (int f = 0; f < factors.length; f++) {
-                    for (int i = 0; i < calm[f].length; i++) {
-                        assertTrue(Float.isFinite(pressed[f][i]), "factor " + f + "[" + i + "] = " + pressed[f][i]);
-                        assertEquals(calm[f][i], pressed[f][i], 1e-5 * Math.abs(calm[f][i]) + 1e-9, "factor " + f);
-                    }
-                }
-            }
-        }
-    }
-
-    private static float[][] kernelGradients(KernelDelta k, NDManager manager, boolean pressure)
-            throws InterruptedException {
-        NDArray[] factors = {k.in, k.out, k.alpha, k.gamma, k.beta};
-        List<ByteBuffer> held = List.of();
-        try (NDManager step = manager.newSubManager()) {
-            try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
-                NDArray dense = k.dense(step, true);
-                var random = new SplittableRandom(9);
-                float[] w = new float[(int) dense.size()];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = (float) random.nextDouble(-1, 1);
-                }
-                NDArray weight = Tensors.constant(step, w, dense.getShape(), Device.cpu());
-                NDArray loss = dense.mul(weight).sum();
-                if (pressure) {
-                    held = freeAndOverwrite();
-                }
-                c.backward(loss);
-            }
-        }
-        float[][] out = new float[factors.length][];
-        for (int f = 0; f < factors.length; f++) {
-            try (NDArray g = factors[f].getGradient()) {
-                out[f] = g.toFloatArray();
-                Tensors.zero(g);
-            }
-        }
-        java.lang.ref.Reference.reachabilityFence(held);
-        return out;
     }
 
     /** One training step's gradients, by trainable name; then zeroes them. */
@@ -164,7 +116,7 @@ class GarbageCollectorTest {
                     held = freeAndOverwrite();
                 }
                 tuned.afterBackward();
-                for (TunedModel.Trainable t : tuned.trainables()) {
+                for (Trainable t : tuned.trainables()) {
                     try (NDArray g = t.value().getGradient()) {
                         out.put(t.name(), g.toFloatArray());
                         Tensors.zero(g);
@@ -177,7 +129,7 @@ class GarbageCollectorTest {
     }
 
     /** Collects garbage, gives the cleaner time to free direct buffers, and refills small blocks with NaN. */
-    private static List<ByteBuffer> freeAndOverwrite() throws InterruptedException {
+    public static List<ByteBuffer> freeAndOverwrite() throws InterruptedException {
         for (int i = 0; i < 2; i++) {
             System.gc();
             Thread.sleep(150);

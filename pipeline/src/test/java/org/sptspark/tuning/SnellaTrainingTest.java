@@ -1,5 +1,13 @@
 package org.sptspark.tuning;
 
+import org.sptspark.snella.Competition;
+
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.snella.SparsityAllocator;
+
+import org.sptspark.snella.SnellaOptions;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,13 +61,13 @@ class SnellaTrainingTest {
         test = TuningFixtures.generated(TrainerTest.KIND, "test", 300, 32, 1);
         model = TuningFixtures.loadBackbone(manager, backbone, TrainerTest.SMALL);
         layout = TuningLayout.baseline(Method.SNELLA, model.space(), 8);
-        tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA);
-        tuned.competeFor(SnellaOptions.defaults().withRank(8), TARGET, EPOCHS);
+        tuned = TunedModel.forTraining(model, layout, 3, Unstructured.DELTA);
+        tuned.hook(Competition.class).start(SnellaOptions.defaults().withRank(8), TARGET, EPOCHS);
         before = TrainerTest.accuracy(tuned, test).top1();
         var recipe = new Recipe(EPOCHS, 64, 3e-3, 1e-4, 1, 1e-6, 1e-5, 0.1, 0, 0);
         result = Trainer.train(tuned, train, recipe, null, e -> {
             if (e.epoch() == 2) {
-                afterFirstAllocation = tuned.kernelStates().stream().mapToLong(TunedModel.KernelState::kept).toArray();
+                afterFirstAllocation = tuned.hook(Competition.class).states().stream().mapToLong(Competition.MatrixState::kept).toArray();
             }
         });
         after = TrainerTest.accuracy(tuned, test).top1();
@@ -85,10 +93,10 @@ class SnellaTrainingTest {
 
     @Test
     void theMatricesCompetedAndEndedExactlyAtTheTargetSparsity() {
-        SparsityAllocator a = tuned.allocator();
+        SparsityAllocator a = tuned.hook(Competition.class).allocator();
         long entries = a.totalEntries();
         assertEquals(Math.round((1 - TARGET) * entries), a.targetVolume());
-        assertEquals(a.targetVolume(), tuned.kernelNonZeros());
+        assertEquals(a.targetVolume(), tuned.hook(Competition.class).nonZeros());
         // after the first re-allocation the shares follow the scores, not the initial uniform ratio
         var initial = a.initial();
         boolean moved = false;
@@ -118,8 +126,8 @@ class SnellaTrainingTest {
             }
         }
         // int64 index + float32 value per non-zero entry, plus the head and class token
-        long payload = 12 * tuned.kernelNonZeros();
-        assertTrue(bytes < payload + 64 * 1024, bytes + " bytes for " + tuned.kernelNonZeros() + " entries");
+        long payload = 12 * tuned.hook(Competition.class).nonZeros();
+        assertTrue(bytes < payload + 64 * 1024, bytes + " bytes for " + tuned.hook(Competition.class).nonZeros() + " entries");
 
         Path merged = dir.resolve("merged.safetensors");
         Merge.merge(hadoop, folder, backbone.toUri().toString(), merged.toUri().toString());

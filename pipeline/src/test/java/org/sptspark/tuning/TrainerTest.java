@@ -1,5 +1,7 @@
 package org.sptspark.tuning;
 
+import org.sptspark.modules.Unstructured;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -64,7 +66,7 @@ class TrainerTest {
         layout = TuningFixtures.mixed(model.space(), AllocationRule.Module.LORA, 4);
         var train = TuningFixtures.generated(KIND, "train", 800, 32, 1);
         test = TuningFixtures.generated(KIND, "test", 300, 32, 1);
-        tuned = TunedModel.forTraining(model, layout, 3, TunedModel.Unstructured.DELTA);
+        tuned = TunedModel.forTraining(model, layout, 3, Unstructured.DELTA);
         before = accuracy(tuned, test).top1();
         var recipe = new Recipe(25, 64, 3e-3, 1e-4, 2, 1e-6, 1e-5, 0.1, 0, 0);
         result = Trainer.train(tuned, train, recipe, null, null);
@@ -187,7 +189,7 @@ class TrainerTest {
             var m = TuningFixtures.loadBackbone(scratch, backbone, SMALL);
             var adapterLayout = TuningFixtures.mixed(m.space(), AllocationRule.Module.ADAPTER, 2);
             String folder = dir.resolve("lake/artifacts/adapter").toUri().toString();
-            try (var t = TunedModel.forTraining(m, adapterLayout, 1, TunedModel.Unstructured.DELTA)) {
+            try (var t = TunedModel.forTraining(m, adapterLayout, 1, Unstructured.DELTA)) {
                 Artifacts.write(hadoop, folder, t, manifest(adapterLayout, sha));
             }
             var loaded = Artifacts.read(hadoop, folder, sha, m.space(), scratch);

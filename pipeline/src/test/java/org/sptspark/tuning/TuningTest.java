@@ -1,5 +1,9 @@
 package org.sptspark.tuning;
 
+import org.sptspark.modules.Unstructured;
+
+import org.sptspark.modules.Trainable;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,7 +44,7 @@ class TuningTest {
                     TuningLayout.baseline(Method.ADAPTER, model.space(), 4));
             for (TuningLayout layout : layouts) {
                 // zero deltas and zero up/B projections add exactly nothing to the backbone with the new head
-                try (var tuned = TunedModel.forTraining(model, layout, 5, TunedModel.Unstructured.DELTA)) {
+                try (var tuned = TunedModel.forTraining(model, layout, 5, Unstructured.DELTA)) {
                     try (NDManager step = manager.newSubManager()) {
                         NDArray xs = x.duplicate();
                         xs.attach(step);
@@ -64,7 +68,7 @@ class TuningTest {
             NDArray y = manager.create(new long[] {0, 3, 1, 4});
             float[] deltaGrad;
             float[] normDeltaGrad;
-            try (var tuned = TunedModel.forTraining(model, layout, 5, TunedModel.Unstructured.DELTA)) {
+            try (var tuned = TunedModel.forTraining(model, layout, 5, Unstructured.DELTA)) {
                 synchronized (Gradients.ENGINE_LOCK) {
                     try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
                         NDArray logits = tuned.forward(x, false, 0);
@@ -111,7 +115,7 @@ class TuningTest {
             try (NDManager manager = NDManager.newBaseManager(); AdamW adam = new AdamW(manager)) {
                 NDArray w = manager.create(w0);
                 w.setRequiresGradient(true);
-                var p = new TunedModel.Trainable("w", w, decay, null);
+                var p = new Trainable("w", w, decay, null);
                 double[] ref = new double[w0.length];
                 double[] m = new double[w0.length];
                 double[] v = new double[w0.length];

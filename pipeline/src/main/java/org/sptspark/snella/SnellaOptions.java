@@ -1,4 +1,4 @@
-package org.sptspark.tuning;
+package org.sptspark.snella;
 
 import java.io.Serializable;
 import java.math.BigDecimal;
@@ -108,15 +108,18 @@ public record SnellaOptions(int rank, int heads, double initSparsity, Map<String
     }
 
     /**
-     * The recipe a task trains SNELLA with: the sweep's, with this task's batch size and weight
-     * decay where they are set (the reference scripts set both per task).
+     * A task's batch size, where these options set one (the reference scripts set it per task);
+     * empty where the sweep's recipe applies.
      */
-    public Recipe recipeFor(String task, Recipe recipe) {
+    public java.util.OptionalInt batchSize(String task) {
         Double batch = batchSize.getOrDefault(task, batchSize.get("*"));
+        return batch == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(batch.intValue());
+    }
+
+    /** A task's weight decay, as {@link #batchSize(String)}. */
+    public java.util.OptionalDouble weightDecay(String task) {
         Double decay = weightDecay.getOrDefault(task, weightDecay.get("*"));
-        return new Recipe(recipe.epochs(), batch == null ? recipe.batchSize() : batch.intValue(), recipe.lr(),
-                decay == null ? recipe.weightDecay() : decay, recipe.warmupEpochs(), recipe.warmupLr(), recipe.minLr(),
-                recipe.dropPath(), recipe.evalEvery(), recipe.seed(), recipe.precision());
+        return decay == null ? java.util.OptionalDouble.empty() : java.util.OptionalDouble.of(decay);
     }
 
     public SnellaOptions withTargets(Map<String, Double> targets) {

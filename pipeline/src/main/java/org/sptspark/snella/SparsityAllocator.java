@@ -1,4 +1,4 @@
-package org.sptspark.tuning;
+package org.sptspark.snella;
 
 import java.util.Arrays;
 

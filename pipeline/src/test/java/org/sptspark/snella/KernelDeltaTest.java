@@ -1,4 +1,5 @@
-package org.sptspark.tuning;
+package org.sptspark.snella;
+
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,6 +18,8 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.Tensors;
+import org.sptspark.training.TaskTraining;
+import org.sptspark.tuning.Recipe;
 
 /**
  * SNELLA's kernelized delta against the formula computed in float64 here, its gradients (through
@@ -122,7 +125,7 @@ class KernelDeltaTest {
                     recomputed = k.dense(step, true).toFloatArray();
                 }
             }
-            assertArrayEquals(TrainerTest.bits(dense), TrainerTest.bits(recomputed));
+            assertArrayEquals(bits(dense), bits(recomputed));
         }
     }
 
@@ -269,8 +272,8 @@ class KernelDeltaTest {
         assertThrows(IllegalArgumentException.class, () -> SnellaOptions.parse("0.9,cifar=high"));
         var perTask = new SnellaOptions(32, 2, 0.01, SnellaOptions.parse("0.9"), 0, 0, 1, 0.85, 0.85,
                 SnellaOptions.parseMap("cifar=8"), SnellaOptions.parseMap("0.01,cifar=0.05"));
-        Recipe cifar = perTask.recipeFor("cifar", Recipe.vtab());
-        Recipe dtd = perTask.recipeFor("dtd", Recipe.vtab());
+        Recipe cifar = TaskTraining.snellaRecipe(perTask, "cifar", Recipe.vtab());
+        Recipe dtd = TaskTraining.snellaRecipe(perTask, "dtd", Recipe.vtab());
         assertEquals(8, cifar.batchSize());
         assertEquals(0.05, cifar.weightDecay());
         assertEquals(64, dtd.batchSize());
@@ -294,5 +297,9 @@ class KernelDeltaTest {
         assertTrue(Arrays.stream(equal).allMatch(v -> v == 33 || v == 34), Arrays.toString(equal));
         assertArrayEquals(new long[] {100, 100, 100}, b.allocate(300, new double[] {1, 2, 3}));
         assertThrows(IllegalArgumentException.class, () -> b.allocate(301, new double[] {1, 1, 1}));
+    }
+
+    private static int[] bits(float[] values) {
+        return java.util.stream.IntStream.range(0, values.length).map(i -> Float.floatToRawIntBits(values[i])).toArray();
     }
 }
