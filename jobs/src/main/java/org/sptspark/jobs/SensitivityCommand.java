@@ -72,7 +72,7 @@ final class SensitivityCommand implements Callable<Integer> {
         }
         int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                batchSize, batches, seed, parts, 1 << 20, -1, p);
+                batchSize, batches, seed, parts, 1 << 20, p);
         var result = DistributedSensitivity.run(spark, request);
         var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
                 result, normalization, Versions.json(spark.version()).toString());

@@ -70,13 +70,8 @@ class SweepTest {
         SparkSession spark = LocalSpark.start("SweepTest");
         try {
             // the last (task, method) fails on every attempt, as if the sweep were killed there
-            System.setProperty("spt.test.failTraining", "gen_dsprites_ori/linear");
-            try {
-                assertThrows(org.apache.spark.SparkException.class,
-                        () -> Sweep.run(spark, config(TASKS, data, checkpoint, lake, "r1"), line -> { }));
-            } finally {
-                System.clearProperty("spt.test.failTraining");
-            }
+            assertThrows(org.apache.spark.SparkException.class, () -> Sweep.run(spark,
+                    config(TASKS, data, checkpoint, lake, "r1"), line -> { }, failTraining("gen_dsprites_ori", "linear")));
             awaitIdle(spark);
             List<Path> first = committed(hadoop, dir.resolve("lake/artifacts"));
             assertTrue(!first.isEmpty() && first.size() < 4, "some, not all, trainings committed: " + first);
@@ -133,6 +128,15 @@ class SweepTest {
                 spark.stop();
             }
         }
+    }
+
+    /** Fails every attempt of one (task, method)'s training. */
+    static Sweep.TaskHook failTraining(String task, String method) {
+        return request -> {
+            if (request.task().name().equals(task) && request.method().id().equals(method)) {
+                throw new IllegalStateException("injected failure for " + task + "/" + method);
+            }
+        };
     }
 
     /** Waits until no task of the failed job is still running on the local executor. */
