@@ -78,7 +78,7 @@ final class DemoCommand implements Callable<Integer> {
         err.printf(Locale.ROOT, "demo backbone %s (sha256 %s; how it was made: %s.json beside it in the sources)%n", backbone,
                 Checkpoints.sha256(backbone), BACKBONE);
         // the demo's own short recipe: a few epochs at a higher rate, so that 42 trainings fit in minutes on two cores
-        var recipe = new Recipe(epochs, 64, lr, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0);
+        var recipe = Recipe.builder().epochs(epochs).warmupEpochs(0).lr(lr).evalEvery(0).build();
         // one task thread (trainings queue on the JVM's gradient lock anyway); a failed task is retried once,
         // as a cluster retries (spark.task.maxFailures)
         SparkSession spark = SparkSessions.get("spt demo", "local[1,2]");

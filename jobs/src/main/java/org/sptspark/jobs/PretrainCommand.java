@@ -105,8 +105,8 @@ final class PretrainCommand implements Callable<Integer> {
             offset += t.classes();
         }
         LabeledImages all = LabeledImages.concat(train);
-        var recipe = new Recipe(epochs, batchSize, lr, weightDecay, Math.min(warmupEpochs, epochs), 1e-6, 1e-5, dropPath,
-                0, seed);
+        var recipe = Recipe.builder().epochs(epochs).warmupEpochs(Math.min(warmupEpochs, epochs)).batchSize(batchSize).lr(lr)
+                .weightDecay(weightDecay).dropPath(dropPath).evalEvery(0).seed(seed).build();
         try (NDManager manager = NDManager.newBaseManager(Engine.getInstance().defaultDevice())) {
             var model = VisionTransformer.create(manager, config, seed);
             var layout = TuningLayout.baseline(Method.FULL, model.space(), 0);
