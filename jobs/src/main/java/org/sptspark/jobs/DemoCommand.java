@@ -26,9 +26,10 @@ import picocli.CommandLine.Spec;
 
 /** The embedded default: the demo suite with the bundled pretrained demo backbone, every method, one budget. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The main job on the embedded default: prepare the demo suite if missing, then sweep it with",
-            "the bundled pretrained demo backbone (SPT-LoRA, SPT-Adapter, LoRA, Adapter, linear probe, full",
-            "fine-tuning at one budget) in local mode, and print the results table. Re-running reuses what is committed."})
+        description = {"Run the main job on the embedded default: a sweep of the demo suite in local mode.",
+            "Prepares the demo suite if missing, then sweeps it with the bundled pretrained demo backbone",
+            "(SPT-LoRA, SPT-Adapter, LoRA, Adapter, linear probe, full fine-tuning at one budget) and prints",
+            "the results table. Re-running reuses what is committed."})
 final class DemoCommand implements Callable<Integer> {
 
     /** The bundled backbone, a class-path resource of this jar, with its manifest beside it. */

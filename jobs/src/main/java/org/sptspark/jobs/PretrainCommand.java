@@ -40,9 +40,9 @@ import picocli.CommandLine.Spec;
 
 /** Pretrains a backbone from scratch on a suite's upstream tasks: how the embedded demo backbone was made. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
-        description = {"Train a ViT from random initialisation on a suite's upstream tasks (one head over their",
-            "classes together), report top-1 on their test splits, and write the checkpoint with a manifest",
-            "(<out>.json) recording the command, data, recipe, accuracy and sha256."})
+        description = {"Pretrain a ViT from random initialisation on a suite's upstream tasks.",
+            "One head over their classes together; reports top-1 on their test splits and writes the checkpoint",
+            "with a manifest (<out>.json) recording the command, data, recipe, accuracy and sha256."})
 final class PretrainCommand implements Callable<Integer> {
 
     @Spec

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 
 /** SPT stage 1 for one task: sensitivity scores to the lake. */
 @Command(name = "sensitivity", mixinStandardHelpOptions = true,
-        description = "Score every backbone parameter's sensitivity on a task (SPT stage 1) and commit the scores to the lake.")
+        description = {"Score every backbone parameter's sensitivity on a task (SPT stage 1).",
+            "Commits the scores to the lake; committed scores are kept unless --force."})
 final class SensitivityCommand implements Callable<Integer> {
 
     @Spec
