@@ -25,8 +25,8 @@ import picocli.CommandLine.Spec;
 
 /** SPT stage 2: plans from committed scores, for several budgets at once. */
 @Command(name = "allocate", mixinStandardHelpOptions = true,
-        description = "Turn committed sensitivity scores into tuning plans (SPT stage 2) for one or more budgets; "
-                + "write the plan JSONs and the allocation table to the lake.")
+        description = {"Turn committed sensitivity scores into tuning plans (SPT stage 2).",
+            "One plan per budget; writes the plan JSONs and the allocation table to the lake."})
 final class AllocateCommand implements Callable<Integer> {
 
     @Spec

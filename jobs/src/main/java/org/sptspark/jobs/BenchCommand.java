@@ -33,8 +33,8 @@ final class BenchCommand implements Runnable {
 
     /** Forward+backward throughput per preset against the engine's GEMM rate. */
     @Command(name = "model", mixinStandardHelpOptions = true,
-            description = "Forward+backward images/s and GFLOP/s per preset (all parameters trainable), "
-                    + "against the GEMM GFLOP/s of the same engine and device.")
+            description = {"Time forward+backward per preset: images/s and GFLOP/s, all parameters trainable.",
+                "Compared with the GEMM GFLOP/s of the same engine and device."})
     static final class Model implements Callable<Integer> {
 
         @Spec
@@ -86,7 +86,8 @@ final class BenchCommand implements Runnable {
 
     /** The allocator on random scores of each preset's size. */
     @Command(name = "allocate", mixinStandardHelpOptions = true,
-            description = "Time the SPT allocator on random scores of each preset's size (ViT-H needs JAVA_OPTS=-Xmx8g).")
+            description = {"Time the SPT allocator on random scores of each preset's size.",
+                "ViT-H needs JAVA_OPTS=-Xmx8g."})
     static final class Allocate implements Callable<Integer> {
 
         @Spec
@@ -134,7 +135,8 @@ final class BenchCommand implements Runnable {
 
     /** Decode + preprocess throughput per core. */
     @Command(name = "data", mixinStandardHelpOptions = true,
-            description = "Decode + bicubic resize + normalise images/s on one core, for a 500x375 JPEG and a 32x32 PNG.")
+            description = {"Time image decoding, bicubic resizing and normalisation on one core.",
+                "Images/s for a 500x375 JPEG and for a 32x32 PNG."})
     static final class Data implements Callable<Integer> {
 
         @Spec
@@ -163,8 +165,9 @@ final class BenchCommand implements Runnable {
 
     /** The sensitivity scorer on the reference workload. */
     @Command(name = "sensitivity", mixinStandardHelpOptions = true,
-            description = "SPT sensitivity scoring (forward, backward, grad^2 accumulation) on random images: seconds and "
-                    + "images/s per preset for the reference workload (16 batches of 32), on this JVM's device.")
+            description = {"Time SPT sensitivity scoring on random images, per preset, on this JVM's device.",
+                "Forward, backward and grad^2 accumulation over the reference workload (16 batches of 32):",
+                "seconds and images/s."})
     static final class Sensitivity implements Callable<Integer> {
 
         @Spec
@@ -200,9 +203,10 @@ final class BenchCommand implements Runnable {
 
     /** Training cost per preset and method, each in its own JVM so peak memory is per method. */
     @Command(name = "train", mixinStandardHelpOptions = true,
-            description = {"Training step time, trained and updated scalars, AdamW state, peak process memory (RSS)",
-                "and artifact size vs the full checkpoint, per preset and method; spt-lora-masked is the reference's",
-                "masked-full-gradient unstructured tuning on the same plan. Each (preset, method) runs in a fresh JVM."})
+            description = {"Measure a training step's cost per preset and method: time, memory, artifact size.",
+                "Step time, trained and updated scalars, AdamW state, peak process memory (RSS) and artifact size",
+                "vs the full checkpoint; spt-lora-masked is the reference's masked-full-gradient unstructured",
+                "tuning on the same plan. Each (preset, method) runs in a fresh JVM."})
     static final class Train implements Callable<Integer> {
 
         @Spec

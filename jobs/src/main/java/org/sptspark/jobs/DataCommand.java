@@ -76,8 +76,8 @@ final class DataCommand implements Runnable {
     }
 
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = "Validate a task or a whole suite: every split parses, every image exists and decodes; "
-                    + "print counts per split and class.")
+            description = {"Validate a task or a whole suite: every split parses, every image exists and decodes.",
+                "Prints the counts per split and class."})
     static final class Check implements Callable<Integer> {
         @Spec
         CommandSpec spec;

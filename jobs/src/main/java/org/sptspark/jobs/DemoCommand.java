@@ -26,9 +26,10 @@ import picocli.CommandLine.Spec;
 
 /** The embedded default: the demo suite with the bundled pretrained demo backbone, every method, one budget. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The main job on the embedded default: prepare the demo suite if missing, then sweep it with",
-            "the bundled pretrained demo backbone (SPT-LoRA, SPT-Adapter, LoRA, Adapter, linear probe, full",
-            "fine-tuning at one budget) in local mode, and print the results table. Re-running reuses what is committed."})
+        description = {"Run the main job on the embedded default: a sweep of the demo suite in local mode.",
+            "Prepares the demo suite if missing, then sweeps it with the bundled pretrained demo backbone",
+            "(SPT-LoRA, SPT-Adapter, LoRA, Adapter, linear probe, full fine-tuning at one budget) and prints",
+            "the results table. Re-running reuses what is committed."})
 final class DemoCommand implements Callable<Integer> {
 
     /** The bundled backbone, a class-path resource of this jar, with its manifest beside it. */
@@ -78,7 +79,7 @@ final class DemoCommand implements Callable<Integer> {
         err.printf(Locale.ROOT, "demo backbone %s (sha256 %s; how it was made: %s.json beside it in the sources)%n", backbone,
                 Checkpoints.sha256(backbone), BACKBONE);
         // the demo's own short recipe: a few epochs at a higher rate, so that 42 trainings fit in minutes on two cores
-        var recipe = new Recipe(epochs, 64, lr, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0);
+        var recipe = Recipe.builder().epochs(epochs).warmupEpochs(0).lr(lr).evalEvery(0).build();
         // one task thread (trainings queue on the JVM's gradient lock anyway); a failed task is retried once,
         // as a cluster retries (spark.task.maxFailures)
         SparkSession spark = SparkSessions.get("spt demo", "local[1,2]");

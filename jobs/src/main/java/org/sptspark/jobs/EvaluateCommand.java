@@ -23,8 +23,8 @@ import picocli.CommandLine.Spec;
 
 /** Top-1 of a committed artifact on a split, verified against its backbone first. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
-        description = {"Load a committed artifact onto its backbone (both verified) and report top-1 on a split of its",
-            "task, overall and per class. Works for every method, Adapters included."})
+        description = {"Report a committed artifact's top-1 on a split of its task, overall and per class.",
+            "Loads the artifact onto its backbone, both verified. Works for every method, Adapters included."})
 final class EvaluateCommand implements Callable<Integer> {
 
     @Spec

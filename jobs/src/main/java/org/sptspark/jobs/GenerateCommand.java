@@ -11,8 +11,8 @@ import picocli.CommandLine.Spec;
 
 /** Writes a generated structured task. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate a structured task (gen_dsprites_loc, gen_dsprites_ori, gen_clevr_count, gen_clevr_dist, "
-                + "gen_shapes) in the VTAB-1k layout.")
+        description = {"Generate a structured task in the VTAB-1k layout.",
+            "The tasks: gen_dsprites_loc, gen_dsprites_ori, gen_clevr_count, gen_clevr_dist, gen_shapes."})
 final class GenerateCommand implements Callable<Integer> {
 
     @Spec

@@ -11,8 +11,9 @@ import picocli.CommandLine.Spec;
 
 /** Folds an artifact into its backbone: a full checkpoint for timm or any safetensors reader. */
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = {"Verify an artifact against its backbone and write the merged model as one safetensors",
-            "checkpoint in timm's layout (qkv fused, the task's head). Adapter artifacts cannot be merged."})
+        description = {"Merge an artifact into its backbone and write the result as one safetensors checkpoint.",
+            "Verifies the artifact against its backbone first; the checkpoint is in timm's layout (qkv fused,",
+            "the task's head). Adapter artifacts cannot be merged."})
 final class MergeCommand implements Callable<Integer> {
 
     @Spec

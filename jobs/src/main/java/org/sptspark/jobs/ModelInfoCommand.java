@@ -14,7 +14,8 @@ import picocli.CommandLine.Spec;
 
 /** Prints a preset's named tensors, shapes, SPT roles and parameter counts, without allocating it. */
 @Command(name = "model-info", mixinStandardHelpOptions = true,
-        description = "Print a ViT preset's tensors (timm names, q/k/v split), their shapes and SPT roles, and the totals.")
+        description = {"Print a ViT preset's tensors, their shapes and SPT roles, and the totals.",
+            "Tensors go by their timm names, with the attention's q, k and v split."})
 final class ModelInfoCommand implements Callable<Integer> {
 
     @Spec

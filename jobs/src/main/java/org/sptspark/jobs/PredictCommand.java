@@ -14,11 +14,11 @@ import picocli.CommandLine.Spec;
 
 /** Applies tuned artifacts to a folder of images as a Spark job. */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Batch inference over any Hadoop URI: every image under --images through every artifact, the",
-            "backbone loaded once per executor and each small artifact laid over it (never a merged copy per task);",
-            "GPU executors when Spark assigns them. Writes a Parquet table (image, task, artifact_id, artifact, method,",
-            "budget, top-k classes and probabilities) to --out, and the images that could not be read or decoded to",
-            "--out/_skipped/skipped.jsonl."})
+        description = {"Run batch inference: every image under --images through every artifact.",
+            "Reads any Hadoop URI. The backbone is loaded once per executor and each small artifact laid over it",
+            "(never a merged copy per task); GPU executors when Spark assigns them. Writes a Parquet table (image,",
+            "task, artifact_id, artifact, method, budget, top-k classes and probabilities) to --out, and the images",
+            "that could not be read or decoded to --out/_skipped/skipped.jsonl."})
 final class PredictCommand implements Callable<Integer> {
 
     @Spec

@@ -40,9 +40,9 @@ import picocli.CommandLine.Spec;
 
 /** Pretrains a backbone from scratch on a suite's upstream tasks: how the embedded demo backbone was made. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
-        description = {"Train a ViT from random initialisation on a suite's upstream tasks (one head over their",
-            "classes together), report top-1 on their test splits, and write the checkpoint with a manifest",
-            "(<out>.json) recording the command, data, recipe, accuracy and sha256."})
+        description = {"Pretrain a ViT from random initialisation on a suite's upstream tasks.",
+            "One head over their classes together; reports top-1 on their test splits and writes the checkpoint",
+            "with a manifest (<out>.json) recording the command, data, recipe, accuracy and sha256."})
 final class PretrainCommand implements Callable<Integer> {
 
     @Spec
@@ -105,8 +105,8 @@ final class PretrainCommand implements Callable<Integer> {
             offset += t.classes();
         }
         LabeledImages all = LabeledImages.concat(train);
-        var recipe = new Recipe(epochs, batchSize, lr, weightDecay, Math.min(warmupEpochs, epochs), 1e-6, 1e-5, dropPath,
-                0, seed);
+        var recipe = Recipe.builder().epochs(epochs).warmupEpochs(Math.min(warmupEpochs, epochs)).batchSize(batchSize).lr(lr)
+                .weightDecay(weightDecay).dropPath(dropPath).evalEvery(0).seed(seed).build();
         try (NDManager manager = NDManager.newBaseManager(Engine.getInstance().defaultDevice())) {
             var model = VisionTransformer.create(manager, config, seed);
             var layout = TuningLayout.baseline(Method.FULL, model.space(), 0);

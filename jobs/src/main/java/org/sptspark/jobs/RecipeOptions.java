@@ -42,7 +42,8 @@ final class RecipeOptions {
     String precision;
 
     Recipe recipe() {
-        return new Recipe(epochs, batchSize, lr, weightDecay, Math.min(warmupEpochs, epochs), warmupLr, minLr, dropPath,
-                evalEvery, seed, Precision.parse(precision));
+        return Recipe.builder().epochs(epochs).warmupEpochs(Math.min(warmupEpochs, epochs)).batchSize(batchSize).lr(lr)
+                .weightDecay(weightDecay).warmupLr(warmupLr).minLr(minLr).dropPath(dropPath).evalEvery(evalEvery).seed(seed)
+                .precision(Precision.parse(precision)).build();
     }
 }

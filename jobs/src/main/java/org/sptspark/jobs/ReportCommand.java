@@ -18,9 +18,10 @@ import picocli.CommandLine.Spec;
 
 /** Prints a run's comparison table and allocation summaries from the lake's tables. */
 @Command(name = "report", mixinStandardHelpOptions = true,
-        description = {"A run's comparison from the lake: top-1 per task and method (a method at a budget is a column),",
-            "each group's mean, the mean of the group means (VTAB's headline) and the plain mean; then where each",
-            "method's budget went per operation, from the allocation table. Reads any Hadoop URI (s3a:// too)."})
+        description = {"Print a run's comparison from the lake: top-1 per task and method, and the means.",
+            "A method at a budget is a column; each group's mean, the mean of the group means (VTAB's headline)",
+            "and the plain mean; then where each method's budget went per operation, from the allocation table.",
+            "Reads any Hadoop URI (s3a:// too)."})
 final class ReportCommand implements Callable<Integer> {
 
     @Spec

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 
 /** SPT stage 1 for one task: sensitivity scores to the lake. */
 @Command(name = "sensitivity", mixinStandardHelpOptions = true,
-        description = "Score every backbone parameter's sensitivity on a task (SPT stage 1) and commit the scores to the lake.")
+        description = {"Score every backbone parameter's sensitivity on a task (SPT stage 1).",
+            "Commits the scores to the lake; committed scores are kept unless --force."})
 final class SensitivityCommand implements Callable<Integer> {
 
     @Spec
@@ -72,7 +73,7 @@ final class SensitivityCommand implements Callable<Integer> {
         }
         int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                batchSize, batches, seed, parts, 1 << 20, -1, p);
+                batchSize, batches, seed, parts, 1 << 20, p);
         var result = DistributedSensitivity.run(spark, request);
         var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
                 result, normalization, Versions.json(spark.version()).toString());

@@ -11,8 +11,9 @@ import picocli.CommandLine.Command;
 @Command(name = "spt",
         mixinStandardHelpOptions = true,
         versionProvider = Versions.class,
-        description = {"The device commands of spt, without Spark: model-info and the benchmarks, the device check among them.",
-            "The Spark jobs (sensitivity, train, sweep, predict, ...) run from jobs/bin/spt or spt-submit."},
+        description = {"The device commands of spt, without Spark: model-info and the benchmarks.",
+            "The device check is among the benchmarks (bench gpu). The Spark jobs (sensitivity, train, sweep,",
+            "predict, ...) run from jobs/bin/spt or spt-submit."},
         subcommands = {ModelInfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class SptNode {
 

@@ -22,9 +22,10 @@ import picocli.CommandLine.Spec;
 
 /** A whole suite: sensitivity, plans and every (task, method, budget) training, resumable. */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
-        description = {"Run SPT and the baselines over a suite: sensitivity per task, plans on the driver, then one",
-            "Spark task per (task, method, budget). Committed scores and artifacts are reused, so a killed sweep",
-            "re-run does only what is missing. Writes the results and allocation tables and prints a summary."})
+        description = {"Run SPT and the baselines over a suite, every task, method and budget.",
+            "Sensitivity per task, plans on the driver, then one Spark task per (task, method, budget). Committed",
+            "scores and artifacts are reused, so a killed sweep re-run does only what is missing. Writes the",
+            "results and allocation tables and prints a summary."})
 final class SweepCommand implements Callable<Integer> {
 
     @Spec

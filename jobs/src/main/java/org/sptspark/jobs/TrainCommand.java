@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
 
 /** SPT stage 3 (or a baseline) for one task: train, evaluate, commit the artifact, append a results row. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train one task with one method (SPT under a plan, or a baseline), evaluate top-1 on test,",
-            "commit the artifact to the lake and append a row to the results table."})
+        description = {"Train one task with one method (SPT under a plan, or a baseline).",
+            "Evaluates top-1 on test, commits the artifact to the lake and appends a row to the results table."})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec

@@ -98,7 +98,10 @@ class SptCliTest {
         assertTrue(lenient.out().contains("skipped") && lenient.out().contains("1 bad image(s)"), lenient.out());
     }
 
-    /** The acceptance: the demo suite prepared from the packages checks clean. */
+    /**
+     * The demo suite prepares from the packages and checks clean; the demo job runs on it, and a
+     * re-run reuses its trainings.
+     */
     @Test
     void demoSuitePreparesFromThePackagesAndChecksClean() throws Exception {
         String packages = System.getenv().getOrDefault("SPT_PACKAGES", "");

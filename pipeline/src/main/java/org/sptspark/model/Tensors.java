@@ -15,9 +15,9 @@ import ai.djl.ndarray.types.Shape;
  * scalar tensor and closes it as soon as the operation returns. Under a gradient collector,
  * libtorch's graph has saved that scalar for the backward pass, and once the collector of Java
  * garbage frees the buffer, the backward pass reads freed memory: the gradient through the
- * operation is garbage or NaN, depending on when the collector ran. This was the README's known
- * bug (block 0's scaled query). Inside a differentiated computation, use these methods instead of
- * DJL's number overloads, and build constants with {@link #constant}.
+ * operation is garbage or NaN, depending on when the collector ran. The attention's scaling of the
+ * query by {@code 1/sqrt(headDim)} is such an operation. Inside a differentiated computation, use
+ * these methods instead of DJL's number overloads, and build constants with {@link #constant}.
  */
 public final class Tensors {
 

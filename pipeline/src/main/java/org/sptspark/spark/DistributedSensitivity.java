@@ -60,19 +60,17 @@ public final class DistributedSensitivity {
      * @param batches how many batches from the start of train800 (reference: 16)
      * @param partitions Spark partitions the batches are spread over
      * @param blockSize doubles per aggregation block
-     * @param failFirstAttemptOf fault injection for tests: the first attempt of this partition fails (-1: none)
      * @param precision the forward and backward passes' arithmetic (the sums are float64 either way)
      */
     public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
             Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
-            int failFirstAttemptOf, Precision precision) implements java.io.Serializable {
+            Precision precision) implements java.io.Serializable {
 
         /** A float32 request. */
         public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
-                Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
-                int failFirstAttemptOf) {
+                Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize) {
             this(task, dataRoot, checkpoint, checkpointSha256, backbone, normalization, batchSize, batches, seed, partitions,
-                    blockSize, failFirstAttemptOf, Precision.FP32);
+                    blockSize, Precision.FP32);
         }
 
         public Request {
@@ -92,10 +90,30 @@ public final class DistributedSensitivity {
     /** The scores with what produced them. */
     public record Result(SensitivityScores scores, int batches, int images, double seconds) {}
 
+    /**
+     * Called on the executor at the start of each partition's scoring, with the running task's context
+     * (partition id, attempt number). An exception it throws fails that attempt, which Spark retries;
+     * tests use it to check that a retried partition leaves the scores unchanged. It travels to the
+     * executors inside the job's closure.
+     */
+    @FunctionalInterface
+    public interface PartitionHook extends java.io.Serializable {
+
+        /** Does nothing. */
+        PartitionHook NONE = context -> { };
+
+        void beforePartition(TaskContext context);
+    }
+
     private DistributedSensitivity() {}
 
     /** The float64 sums by block ({@code blockSize} doubles each), checked to cover every batch. */
     static Map<Integer, double[]> sums(SparkSession spark, Request request) {
+        return sums(spark, request, PartitionHook.NONE);
+    }
+
+    /** {@link #sums(SparkSession, Request)}, calling {@code hook} before each partition's scoring. */
+    static Map<Integer, double[]> sums(SparkSession spark, Request request, PartitionHook hook) {
         long images = (long) request.batchSize() * request.batches();
         // the listing is small and read on the driver anyway: no Spark job is needed to count or cut it
         List<Sample> train = new DatasetReader(spark.sparkContext().hadoopConfiguration())
@@ -109,7 +127,10 @@ public final class DistributedSensitivity {
                 .repartition(request.partitions(), col("batch"));
         Broadcast<SerializableConfiguration> hadoop = ImageTable.hadoopConfiguration(spark);
         JavaPairRDD<Integer, double[]> partial = ImageTable.withBytes(spark, selected).javaRDD()
-                .mapPartitionsToPair(rows -> scorePartition(rows, request, hadoop.value().value()));
+                .mapPartitionsToPair(rows -> {
+                    hook.beforePartition(TaskContext.get());
+                    return scorePartition(rows, request, hadoop.value().value());
+                });
         var byKey = new TreeMap<Integer, double[]>();
         for (Tuple2<Integer, double[]> t : partial.reduceByKey(DistributedSensitivity::sum, request.partitions()).collect()) {
             byKey.put(t._1(), t._2());
@@ -124,8 +145,13 @@ public final class DistributedSensitivity {
     }
 
     public static Result run(SparkSession spark, Request request) {
+        return run(spark, request, PartitionHook.NONE);
+    }
+
+    /** The scores of {@code request}, calling {@code hook} on the executor before each partition's scoring. */
+    public static Result run(SparkSession spark, Request request, PartitionHook hook) {
         long start = System.nanoTime();
-        Map<Integer, double[]> byKey = sums(spark, request);
+        Map<Integer, double[]> byKey = sums(spark, request, hook);
         long images = (long) request.batchSize() * request.batches();
         int scored = request.batches();
         var space = ParameterSpace.of(request.backbone());
@@ -161,11 +187,6 @@ public final class DistributedSensitivity {
         while (rows.hasNext()) {
             Row r = rows.next();
             byBatch.computeIfAbsent(r.getLong(0) / request.batchSize(), b -> new ArrayList<>()).add(r);
-        }
-        TaskContext context = TaskContext.get();
-        if (context != null && context.partitionId() == request.failFirstAttemptOf() && context.attemptNumber() == 0) {
-            throw new IllegalStateException("injected failure of partition " + request.failFirstAttemptOf()
-                    + " (first attempt), for testing retries");
         }
         if (byBatch.isEmpty()) {
             return List.<Tuple2<Integer, double[]>>of().iterator();

@@ -74,9 +74,30 @@ public final class Sweep {
     /** What a sweep produced. */
     public record Result(String run, List<Entry> entries, double seconds) {}
 
+    /**
+     * Called on the executor just before each training of a sweep, with that training's request. An
+     * exception it throws fails the training's Spark task as a failed training would (Spark retries it,
+     * then fails the job); tests use it to kill a sweep at a chosen (task, method). It travels to the
+     * executors inside the task's closure.
+     */
+    @FunctionalInterface
+    public interface TaskHook extends Serializable {
+
+        /** Does nothing. */
+        TaskHook NONE = request -> { };
+
+        void beforeTraining(TaskTraining.Request request);
+    }
+
     private Sweep() {}
 
+    /** A sweep without a {@link TaskHook}. */
     public static Result run(SparkSession spark, Config c, Consumer<String> log) {
+        return run(spark, c, log, TaskHook.NONE);
+    }
+
+    /** A sweep that calls {@code hook} on the executor before each training. */
+    public static Result run(SparkSession spark, Config c, Consumer<String> log, TaskHook hook) {
         long started = System.nanoTime();
         if (c.methods().contains(Method.SNELLA)) {
             c.snella().checkEpochs(c.recipe().epochs());
@@ -129,7 +150,7 @@ public final class Sweep {
                 TaskTraining.folder(r, hadoop))).count();
         log.accept(String.format("stage 3: %d trainings, %d already committed; one Spark task each", requests.size(),
                 requests.size() - pending));
-        List<Entry> entries = train(spark, requests);
+        List<Entry> entries = train(spark, requests, hook);
         for (Entry e : entries) {
             if (e.outcome().method().equals(Method.SNELLA.id())) {
                 try {
@@ -148,7 +169,7 @@ public final class Sweep {
     }
 
     /** Stage 3: one Spark task per request, each on its executor's GPU or CPU. */
-    static List<Entry> train(SparkSession spark, List<TaskTraining.Request> requests) {
+    static List<Entry> train(SparkSession spark, List<TaskTraining.Request> requests, TaskHook hook) {
         if (requests.isEmpty()) {
             return List.of();
         }
@@ -156,10 +177,7 @@ public final class Sweep {
         var jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobGroup("spt-train", "train " + requests.size() + " (task, method, budget) combinations", false);
         return jsc.parallelize(requests, requests.size()).map(r -> {
-            String failing = System.getProperty("spt.test.failTraining");
-            if (failing != null && failing.equals(r.task().name() + "/" + r.method().id())) {
-                throw new IllegalStateException("injected failure for " + failing);
-            }
+            hook.beforeTraining(r);
             var outcome = TaskTraining.run(r, hadoop.value().value(), Devices.forCurrentTask(), LOG::info);
             return new Entry(r.task(), outcome);
         }).collect();
@@ -176,7 +194,7 @@ public final class Sweep {
         }
         int parts = Math.min(c.sensitivityBatches(), spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(task, c.dataRoot(), c.backbone(), sha, config,
-                c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20, -1,
+                c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20,
                 c.recipe().precision());
         var result = DistributedSensitivity.run(spark, request);
         ScoresStore.write(hadoop, folder, result.scores(), provenance(c.suite().name(), task, c.dataRoot(), c.backbone(),

@@ -33,7 +33,7 @@ public final class ResultsTable {
             .add("reused", DataTypes.BooleanType, false)
             .add("versions", DataTypes.StringType, false)
             .add("recorded_at", DataTypes.TimestampType, false)
-            // the training's arithmetic (fp32 or bf16); null in rows written before it was recorded
+            // the training's arithmetic (fp32 or bf16); nullable, for rows that do not record it
             .add("precision", DataTypes.StringType, true);
 
     private ResultsTable() {}

@@ -3,7 +3,8 @@ package org.sptspark.tuning;
 import org.sptspark.model.Precision;
 
 /**
- * How a task is trained. {@link #vtab()} is the reference's VTAB-1k recipe.
+ * How a task is trained. {@link #vtab()} is the reference's VTAB-1k recipe; {@link #builder()}
+ * starts from it and sets fields by name ({@code Recipe.builder().epochs(5).warmupEpochs(0).build()}).
  *
  * @param epochs passes over the training split
  * @param batchSize images per optimisation step (the last step of an epoch may be smaller)
@@ -50,16 +51,122 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
         return new Recipe(100, 64, 1e-3, 1e-4, 10, 1e-6, 1e-5, 0.1, 10, 0);
     }
 
+    /** A builder holding {@link #vtab()}'s values. */
+    public static Builder builder() {
+        return vtab().toBuilder();
+    }
+
+    /** A builder holding this recipe's values. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
     public Recipe withEpochs(int e, int warmup) {
-        return new Recipe(e, batchSize, lr, weightDecay, warmup, warmupLr, minLr, dropPath, evalEvery, seed, precision);
+        return toBuilder().epochs(e).warmupEpochs(warmup).build();
     }
 
     public Recipe withSeed(long s) {
-        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, s, precision);
+        return toBuilder().seed(s).build();
     }
 
     public Recipe withPrecision(Precision p) {
-        return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed, p);
+        return toBuilder().precision(p).build();
+    }
+
+    /**
+     * A recipe's fields set by name; each setter's parameter is the record component of the same
+     * name. {@link #build} checks them together, so the order of the setters does not matter (a
+     * 5-epoch recipe from {@link #builder()} needs {@code warmupEpochs} of at most 5, set before or
+     * after {@code epochs}).
+     */
+    public static final class Builder {
+
+        private int epochs;
+        private int batchSize;
+        private double lr;
+        private double weightDecay;
+        private int warmupEpochs;
+        private double warmupLr;
+        private double minLr;
+        private double dropPath;
+        private int evalEvery;
+        private long seed;
+        private Precision precision;
+
+        private Builder(Recipe from) {
+            epochs = from.epochs;
+            batchSize = from.batchSize;
+            lr = from.lr;
+            weightDecay = from.weightDecay;
+            warmupEpochs = from.warmupEpochs;
+            warmupLr = from.warmupLr;
+            minLr = from.minLr;
+            dropPath = from.dropPath;
+            evalEvery = from.evalEvery;
+            seed = from.seed;
+            precision = from.precision;
+        }
+
+        public Builder epochs(int value) {
+            epochs = value;
+            return this;
+        }
+
+        public Builder batchSize(int value) {
+            batchSize = value;
+            return this;
+        }
+
+        public Builder lr(double value) {
+            lr = value;
+            return this;
+        }
+
+        public Builder weightDecay(double value) {
+            weightDecay = value;
+            return this;
+        }
+
+        public Builder warmupEpochs(int value) {
+            warmupEpochs = value;
+            return this;
+        }
+
+        public Builder warmupLr(double value) {
+            warmupLr = value;
+            return this;
+        }
+
+        public Builder minLr(double value) {
+            minLr = value;
+            return this;
+        }
+
+        public Builder dropPath(double value) {
+            dropPath = value;
+            return this;
+        }
+
+        public Builder evalEvery(int value) {
+            evalEvery = value;
+            return this;
+        }
+
+        public Builder seed(long value) {
+            seed = value;
+            return this;
+        }
+
+        public Builder precision(Precision value) {
+            precision = value;
+            return this;
+        }
+
+        /** The recipe; throws {@link IllegalArgumentException} as the record's constructor does. */
+        public Recipe build() {
+            return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed,
+                    precision);
+        }
     }
 
     /**

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class VisionTransformerReferenceTest {
 
-    /** Our float32 arithmetic against PyTorch's float64: the issue asks for 1e-4 or better. */
+    /** Our float32 arithmetic against PyTorch's float64: a relative error of 1e-4 or better is required. */
     private static final double TOLERANCE = 1e-4;
 
     @Test

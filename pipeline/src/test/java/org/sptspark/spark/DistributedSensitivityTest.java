@@ -64,23 +64,33 @@ class DistributedSensitivityTest {
         spark.stop();
     }
 
-    static DistributedSensitivity.Request request(String ckpt, String digest, int partitions, int failFirstAttemptOf) {
+    static DistributedSensitivity.Request request(String ckpt, String digest, int partitions) {
         return new DistributedSensitivity.Request(TASK, dir.toString(), ckpt, digest, TINY, Normalization.IMAGENET, B,
-                BATCHES, 42, partitions, BLOCK, failFirstAttemptOf);
+                BATCHES, 42, partitions, BLOCK);
+    }
+
+    /** Fails the first attempt of one partition, so that Spark retries it. */
+    static DistributedSensitivity.PartitionHook failFirstAttemptOf(int partition) {
+        return context -> {
+            if (context.partitionId() == partition && context.attemptNumber() == 0) {
+                throw new IllegalStateException("injected failure of partition " + partition
+                        + " (first attempt), for testing retries");
+            }
+        };
     }
 
     @Test
     void scoresDoNotDependOnThePartitioningAndEqualTheSequentialScorer() throws Exception {
-        Map<Integer, double[]> one = DistributedSensitivity.sums(spark, request(checkpoint, sha, 1, -1));
+        Map<Integer, double[]> one = DistributedSensitivity.sums(spark, request(checkpoint, sha, 1));
         double[] sequential = sequentialScores();
         double vsSequential = relativeDifference(one, sequential);
         assertTrue(vsSequential <= 1e-9, "Spark vs sequential: " + vsSequential);
         for (int partitions : new int[] {2, 4}) {
-            Map<Integer, double[]> other = DistributedSensitivity.sums(spark, request(checkpoint, sha, partitions, -1));
+            Map<Integer, double[]> other = DistributedSensitivity.sums(spark, request(checkpoint, sha, partitions));
             double diff = relativeDifference(other, flatten(one));
             assertTrue(diff <= 1e-9, partitions + " partitions differ from 1 by " + diff);
         }
-        var result = DistributedSensitivity.run(spark, request(checkpoint, sha, 3, -1));
+        var result = DistributedSensitivity.run(spark, request(checkpoint, sha, 3));
         assertEquals(BATCHES, result.batches());
         assertEquals(B * BATCHES, result.images());
         float[] q = result.scores().get("blocks.1.attn.q.weight");
@@ -89,8 +99,9 @@ class DistributedSensitivityTest {
 
     @Test
     void aTaskThatFailsOnceIsRetriedAndTheScoresAreUnchanged() {
-        Map<Integer, double[]> clean = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3, -1));
-        Map<Integer, double[]> retried = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3, 1));
+        Map<Integer, double[]> clean = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3));
+        Map<Integer, double[]> retried = DistributedSensitivity.sums(spark, request(checkpoint, sha, 3),
+                failFirstAttemptOf(1));
         double diff = relativeDifference(retried, flatten(clean));
         assertTrue(diff <= 1e-9, "retried vs clean: " + diff);
     }
@@ -106,7 +117,7 @@ class DistributedSensitivityTest {
             Checkpoints.write(model, broken);
         }
         var e = assertThrows(Exception.class, () -> DistributedSensitivity.sums(spark,
-                request(broken.toString(), Checkpoints.sha256(broken), 2, -1)));
+                request(broken.toString(), Checkpoints.sha256(broken), 2)));
         String message = String.valueOf(e.getMessage());
         assertTrue(message.contains("loss is NaN in task 'gen_dsprites_loc', batch "), message);
     }

@@ -57,9 +57,9 @@ class S3SensitivityTest {
                 s3.configure(spark.sparkContext().hadoopConfiguration());
                 var local = DistributedSensitivity.run(spark, new DistributedSensitivity.Request(TASK,
                         dir.resolve("data").toString(), checkpoint.toString(), sha, TINY, Normalization.IMAGENET, 8, 3, 1, 2,
-                        10_000, -1));
+                        10_000));
                 var remote = DistributedSensitivity.run(spark, new DistributedSensitivity.Request(TASK, "s3a://bucket/data",
-                        s3Checkpoint.toString(), sha, TINY, Normalization.IMAGENET, 8, 3, 1, 2, 10_000, -1));
+                        s3Checkpoint.toString(), sha, TINY, Normalization.IMAGENET, 8, 3, 1, 2, 10_000));
                 String folder = ScoresStore.folder("s3a://bucket/lake", "demo", TASK.name(), TINY.name(), sha);
                 var provenance = new JsonObject();
                 var backbone = new JsonObject();

@@ -67,7 +67,7 @@ class StandaloneClusterTest {
         }
         String sha = Checkpoints.sha256(checkpoint);
         var request = new DistributedSensitivity.Request(TASK, dir.resolve("data").toString(), checkpoint.toString(), sha,
-                TINY, Normalization.IMAGENET, 8, 12, 3, 6, 4_000, -1);
+                TINY, Normalization.IMAGENET, 8, 12, 3, 6, 4_000);
 
         Map<Integer, double[]> local;
         SparkSession localSpark = LocalSpark.start("cluster-reference");

@@ -57,7 +57,7 @@ class SweepTest {
     static Sweep.Config config(List<String> tasks, String data, String backbone, String lake, String run) {
         return new Sweep.Config(Suite.load("demo"), tasks, data, backbone, VitPresets.DEMO, lake,
                 List.of(Method.SPT_LORA, Method.LINEAR), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
-                new Recipe(1, 64, 1e-3, 1e-4, 0, 1e-6, 1e-5, 0.1, 0, 0), Normalization.IMAGENET, 8, 2, run, "{}", false);
+                Recipe.builder().epochs(1).warmupEpochs(0).evalEvery(0).build(), Normalization.IMAGENET, 8, 2, run, "{}", false);
     }
 
     @Test
@@ -70,13 +70,8 @@ class SweepTest {
         SparkSession spark = LocalSpark.start("SweepTest");
         try {
             // the last (task, method) fails on every attempt, as if the sweep were killed there
-            System.setProperty("spt.test.failTraining", "gen_dsprites_ori/linear");
-            try {
-                assertThrows(org.apache.spark.SparkException.class,
-                        () -> Sweep.run(spark, config(TASKS, data, checkpoint, lake, "r1"), line -> { }));
-            } finally {
-                System.clearProperty("spt.test.failTraining");
-            }
+            assertThrows(org.apache.spark.SparkException.class, () -> Sweep.run(spark,
+                    config(TASKS, data, checkpoint, lake, "r1"), line -> { }, failTraining("gen_dsprites_ori", "linear")));
             awaitIdle(spark);
             List<Path> first = committed(hadoop, dir.resolve("lake/artifacts"));
             assertTrue(!first.isEmpty() && first.size() < 4, "some, not all, trainings committed: " + first);
@@ -133,6 +128,15 @@ class SweepTest {
                 spark.stop();
             }
         }
+    }
+
+    /** Fails every attempt of one (task, method)'s training. */
+    static Sweep.TaskHook failTraining(String task, String method) {
+        return request -> {
+            if (request.task().name().equals(task) && request.method().id().equals(method)) {
+                throw new IllegalStateException("injected failure for " + task + "/" + method);
+            }
+        };
     }
 
     /** Waits until no task of the failed job is still running on the local executor. */

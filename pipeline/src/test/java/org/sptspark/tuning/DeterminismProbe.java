@@ -21,7 +21,7 @@ public final class DeterminismProbe {
     public static void main(String[] args) throws Exception {
         Path backbone = Path.of(args[0]);
         var data = TuningFixtures.generated(TrainerTest.KIND, "train", 96, 32, 5);
-        var recipe = new Recipe(2, 32, 1e-3, 1e-4, 1, 1e-6, 1e-5, 0.1, 0, 42);
+        var recipe = Recipe.builder().epochs(2).warmupEpochs(1).batchSize(32).evalEvery(0).seed(42).build();
         // twice in this JVM: the second run follows other work, as trainings do in a long-lived executor
         for (int run = 0; run < 2; run++) {
             System.out.println("DIGEST " + train(backbone, data, recipe));

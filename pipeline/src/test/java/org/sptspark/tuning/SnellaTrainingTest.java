@@ -64,7 +64,7 @@ class SnellaTrainingTest {
         tuned = TunedModel.forTraining(model, layout, 3, Unstructured.DELTA);
         tuned.hook(Competition.class).start(SnellaOptions.defaults().withRank(8), TARGET, EPOCHS);
         before = TrainerTest.accuracy(tuned, test).top1();
-        var recipe = new Recipe(EPOCHS, 64, 3e-3, 1e-4, 1, 1e-6, 1e-5, 0.1, 0, 0);
+        var recipe = Recipe.builder().epochs(EPOCHS).warmupEpochs(1).lr(3e-3).evalEvery(0).build();
         result = Trainer.train(tuned, train, recipe, null, e -> {
             if (e.epoch() == 2) {
                 afterFirstAllocation = tuned.hook(Competition.class).states().stream().mapToLong(Competition.MatrixState::kept).toArray();

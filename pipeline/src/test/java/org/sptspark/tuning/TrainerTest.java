@@ -68,7 +68,7 @@ class TrainerTest {
         test = TuningFixtures.generated(KIND, "test", 300, 32, 1);
         tuned = TunedModel.forTraining(model, layout, 3, Unstructured.DELTA);
         before = accuracy(tuned, test).top1();
-        var recipe = new Recipe(25, 64, 3e-3, 1e-4, 2, 1e-6, 1e-5, 0.1, 0, 0);
+        var recipe = Recipe.builder().epochs(25).warmupEpochs(2).lr(3e-3).evalEvery(0).build();
         result = Trainer.train(tuned, train, recipe, null, null);
         after = accuracy(tuned, test).top1();
     }

@@ -1,0 +1,8 @@
+/**
+ * A run's comparison from the lake's results and allocation tables, as VTAB reports it: top-1 per
+ * task and method, the group means and their mean, and where each method's budget went; printed as
+ * Markdown, CSV or JSON.
+ *
+ * <p>Above {@code spark}; below {@code bench} and the command line.
+ */
+package org.sptspark.report;
