@@ -12,7 +12,6 @@ import org.sptspark.data.Split;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.VitConfig;
-import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.Accuracy;
 import org.sptspark.tuning.LabeledImages;
 import org.sptspark.tuning.Trainer;

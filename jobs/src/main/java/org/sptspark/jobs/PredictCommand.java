@@ -5,10 +5,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
+import org.sptspark.model.Precision;
 import org.sptspark.spark.Prediction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import org.sptspark.model.Precision;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 

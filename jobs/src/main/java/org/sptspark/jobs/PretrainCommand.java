@@ -26,6 +26,7 @@ import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
+import org.sptspark.modules.Unstructured;
 import org.sptspark.tuning.Accuracy;
 import org.sptspark.tuning.LabeledImages;
 import org.sptspark.tuning.Method;

@@ -7,13 +7,13 @@ import org.apache.spark.sql.SparkSession;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.model.Precision;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.spark.DistributedSensitivity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import org.sptspark.model.Precision;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 

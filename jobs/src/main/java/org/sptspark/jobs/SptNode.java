@@ -1,7 +1,7 @@
 package org.sptspark.jobs;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * The Spark-free part of the command line, for a node that has no Spark: the portable bundle's

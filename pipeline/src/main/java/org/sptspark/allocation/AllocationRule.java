@@ -57,6 +57,11 @@ public record AllocationRule(Module module, int rank, double alpha, double beta,
 
     /** The reference defaults: rank 8, alpha 10, beta 5, mixed, whole vectors on. */
     public static AllocationRule defaults(Module module) {
-        return new AllocationRule(module, 8, 10, 5, Mode.MIXED, true);
+        return defaults(module, 8);
+    }
+
+    /** The reference defaults at another rank: what sweeps and the training benchmark plan with. */
+    public static AllocationRule defaults(Module module, int rank) {
+        return new AllocationRule(module, rank, 10, 5, Mode.MIXED, true);
     }
 }

@@ -1,6 +1,5 @@
 package org.sptspark.artifact;
 
-import org.sptspark.lake.LakeFiles;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -22,6 +21,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sptspark.lake.Digests;
+import org.sptspark.lake.LakeFiles;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.TunedModel;

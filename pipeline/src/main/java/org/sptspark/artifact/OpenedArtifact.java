@@ -1,7 +1,5 @@
 package org.sptspark.artifact;
 
-import org.sptspark.model.VitConfig;
-
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,7 +8,7 @@ import org.apache.hadoop.fs.Path;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
-import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.model.VitConfig;
 import org.sptspark.tuning.TunedModel;
 
 /**

@@ -1,17 +1,13 @@
 package org.sptspark.bench;
 
-import org.sptspark.allocation.BudgetAllocator;
-
-import org.sptspark.allocation.TuningPlan;
-
-import org.sptspark.allocation.AllocationRule;
-
-import org.sptspark.allocation.Budget;
-
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.Budget;
+import org.sptspark.allocation.BudgetAllocator;
+import org.sptspark.allocation.TuningPlan;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VitConfig;

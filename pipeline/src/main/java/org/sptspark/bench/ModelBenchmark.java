@@ -1,9 +1,5 @@
 package org.sptspark.bench;
 
-import org.sptspark.model.VisionTransformer;
-
-import org.sptspark.model.VitConfig;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -13,6 +9,8 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import java.util.SplittableRandom;
+import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.VitConfig;
 
 /**
  * Measures forward+backward throughput of a ViT on the current engine and device, and the

@@ -1,13 +1,5 @@
 package org.sptspark.bench;
 
-import org.sptspark.data.StructuredTaskGenerator;
-
-import org.sptspark.data.ImagePreprocessor;
-
-import org.sptspark.data.Normalization;
-
-import org.sptspark.data.ImageDecoder;
-
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
@@ -16,6 +8,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
+import org.sptspark.data.ImageDecoder;
+import org.sptspark.data.ImagePreprocessor;
+import org.sptspark.data.Normalization;
+import org.sptspark.data.StructuredTaskGenerator;
 
 /** Decode + resize + normalise throughput on one thread, for encoded images of a given kind. */
 public final class PreprocessBenchmark {

@@ -1,7 +1,5 @@
 package org.sptspark.bench;
 
-import org.sptspark.sensitivity.SensitivityScorer;
-
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -10,6 +8,7 @@ import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
+import org.sptspark.sensitivity.SensitivityScorer;
 
 /** The sensitivity scorer's speed on the reference workload, without Spark or decoding. */
 public final class SensitivityBenchmark {

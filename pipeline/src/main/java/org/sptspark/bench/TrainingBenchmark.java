@@ -1,30 +1,10 @@
 package org.sptspark.bench;
 
-import org.sptspark.snella.Competition;
-
-import org.sptspark.modules.Trainable;
-
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.snella.SnellaOptions;
-
-import org.sptspark.tuning.Method;
-
-import org.sptspark.tuning.Trainer;
-
-import org.sptspark.tuning.TuningLayout;
-
-import org.sptspark.snella.SnellaOptions;
-
-import org.sptspark.tuning.AdamW;
-
-import org.sptspark.tuning.TunedModel;
-
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.util.cuda.CudaUtils;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.util.cuda.CudaUtils;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -32,18 +12,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
 import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
+import org.sptspark.bench.AllocationBenchmark;
+import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
-import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
+import org.sptspark.modules.Trainable;
+import org.sptspark.modules.Unstructured;
+import org.sptspark.snella.Competition;
+import org.sptspark.snella.SnellaOptions;
+import org.sptspark.tuning.AdamW;
+import org.sptspark.tuning.Method;
+import org.sptspark.tuning.Trainer;
+import org.sptspark.tuning.TunedModel;
+import org.sptspark.tuning.TuningLayout;
 
 /**
  * Training steps per preset and method on random images, with what each method costs: trained
@@ -89,7 +78,10 @@ public final class TrainingBenchmark {
     }
 
     /**
-     * @param budget SPT's budget (e.g. {@code 0.4M} or {@code 0.47%}), planned on random scores
+     * @param budget SPT's budget (e.g. {@code 0.4M} or {@code 0.47%}), planned with the sweep's rule
+     *     ({@link AllocationRule#defaults(AllocationRule.Module, int)}) on random scores: a benchmark
+     *     has no task, and a step's cost follows the plan's shape (which matrices get modules, how
+     *     many entries), not which entries are chosen
      * @param rank the LoRA/Adapter rank
      */
     public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
@@ -110,7 +102,7 @@ public final class TrainingBenchmark {
             TuningLayout layout;
             String budgetLabel = null;
             if (m.needsPlan()) {
-                var rule = new AllocationRule(m.planModule(), rank, 10, 5, AllocationRule.Mode.MIXED, false);
+                var rule = AllocationRule.defaults(m.planModule(), rank);
                 Budget b = Budget.parse(budget, model.space().backboneSize());
                 TuningPlan plan = new BudgetAllocator(AllocationBenchmark.randomScores(config, 5), rule)
                         .allocate(List.of(b)).get(0);

@@ -39,13 +39,11 @@ import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
 import org.sptspark.model.CheckpointFiles;
-import org.sptspark.model.Checkpoints;
-import org.sptspark.model.Precision;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.Precision;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
-import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.tuning.TunedModel;
 
 /**

@@ -1,7 +1,5 @@
 package org.sptspark.spark;
 
-import org.sptspark.snella.SnellaOptions;
-
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
@@ -30,15 +28,14 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.CheckpointFiles;
-import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import org.sptspark.sensitivity.ScoresStore;
-import org.sptspark.tuning.Method;
-import org.sptspark.tuning.Recipe;
 import org.sptspark.snella.SnellaOptions;
 import org.sptspark.training.ResultsTable;
 import org.sptspark.training.TaskTraining;
+import org.sptspark.tuning.Method;
+import org.sptspark.tuning.Recipe;
 
 /**
  * A sweep over a suite: sensitivity for every task (SPT stage 1, one Spark job per task), plans on
@@ -124,8 +121,7 @@ public final class Sweep {
                 var s = ScoresStore.read(hadoop, scores);
                 List<Budget> budgets = c.budgets().stream().map(b -> Budget.parse(b, s.space().backboneSize())).toList();
                 for (Method m : spt) {
-                    var module = m == Method.SPT_LORA ? AllocationRule.Module.LORA : AllocationRule.Module.ADAPTER;
-                    var rule = new AllocationRule(module, c.rank(), 10, 5, AllocationRule.Mode.MIXED, true);
+                    var rule = AllocationRule.defaults(m.planModule(), c.rank());
                     var files = new ArrayList<String>();
                     for (TuningPlan plan : new BudgetAllocator(s, rule).allocate(budgets)) {
                         try {

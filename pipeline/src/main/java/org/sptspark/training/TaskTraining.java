@@ -1,27 +1,5 @@
 package org.sptspark.training;
 
-import org.sptspark.snella.Competition;
-
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.snella.SnellaOptions;
-
-import org.sptspark.tuning.LabeledImages;
-
-import org.sptspark.tuning.Trainer;
-
-import org.sptspark.snella.SnellaOptions;
-
-import org.sptspark.tuning.Accuracy;
-
-import org.sptspark.tuning.Recipe;
-
-import org.sptspark.tuning.TunedModel;
-
-import org.sptspark.tuning.Method;
-
-import org.sptspark.tuning.TuningLayout;
-
 import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
@@ -45,10 +23,18 @@ import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.CheckpointFiles;
-import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
-import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.modules.Unstructured;
+import org.sptspark.snella.Competition;
+import org.sptspark.snella.SnellaOptions;
+import org.sptspark.tuning.Accuracy;
+import org.sptspark.tuning.LabeledImages;
+import org.sptspark.tuning.Method;
+import org.sptspark.tuning.Recipe;
+import org.sptspark.tuning.Trainer;
+import org.sptspark.tuning.TunedModel;
+import org.sptspark.tuning.TuningLayout;
 
 /**
  * SPT's stage 3 for one (task, method, budget), without Spark: load the backbone, build the
@@ -123,9 +109,10 @@ public final class TaskTraining {
      * decay where the options set them (the reference scripts set both per task).
      */
     public static Recipe snellaRecipe(SnellaOptions options, String task, Recipe recipe) {
-        return new Recipe(recipe.epochs(), options.batchSize(task).orElse(recipe.batchSize()), recipe.lr(),
-                options.weightDecay(task).orElse(recipe.weightDecay()), recipe.warmupEpochs(), recipe.warmupLr(),
-                recipe.minLr(), recipe.dropPath(), recipe.evalEvery(), recipe.seed(), recipe.precision());
+        var b = recipe.toBuilder();
+        options.batchSize(task).ifPresent(b::batchSize);
+        options.weightDecay(task).ifPresent(b::weightDecay);
+        return b.build();
     }
 
     private static Outcome runLocked(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {

@@ -1,13 +1,12 @@
 package org.sptspark.tuning;
 
-import org.sptspark.modules.Trainable;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.Collection;
-import org.sptspark.model.Tensors;
 import java.util.HashMap;
 import java.util.Map;
+import org.sptspark.model.Tensors;
+import org.sptspark.modules.Trainable;
 
 /**
  * PyTorch's {@code torch.optim.AdamW} update, exactly: decoupled decay {@code w *= 1 - lr wd},

@@ -1,7 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.modules.Trainable;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -15,6 +13,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.sptspark.data.ImageBatch;
 import org.sptspark.model.Gradients;
+import org.sptspark.modules.Trainable;
 
 /**
  * Trains a {@link TunedModel} under a {@link Recipe}: shuffled mini-batches, mean cross-entropy,

@@ -1,8 +1,10 @@
 /**
- * The tuned model and how it is trained: the tuning methods (SPT under a plan, the baselines,
- * SNELLA), a layout of what one run trains, the tuned model over a frozen backbone (its forward
- * pass, export, load and merge), the recipe, the trainer and PyTorch's AdamW.
+ * The tuned model and how it is trained: the tuning methods ({@link org.sptspark.tuning.Method}:
+ * SPT under a plan, the baselines, SNELLA, each a rule per tensor), a layout of what one run
+ * trains, the {@link org.sptspark.tuning.TunedModel} that composes one module per tuned tensor
+ * over a frozen backbone, the registered module types, the recipe, the trainer and PyTorch's AdamW.
  *
- * <p>Above {@code allocation}, whose plans it reads; {@code artifact} stores what it exports.
+ * <p>Above {@code modules} and {@code snella}, whose module types it composes, and
+ * {@code allocation}, whose plans it reads; {@code artifact} stores what it exports.
  */
 package org.sptspark.tuning;

@@ -1,9 +1,5 @@
 package org.sptspark.spark;
 
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.modules.Trainable;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -36,7 +32,8 @@ import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
-import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.modules.Trainable;
+import org.sptspark.modules.Unstructured;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.TunedModel;
 import org.sptspark.tuning.TuningLayout;

@@ -25,9 +25,9 @@ import org.sptspark.data.VtabWriter;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitPresets;
+import org.sptspark.snella.SnellaOptions;
 import org.sptspark.tuning.Method;
 import org.sptspark.tuning.Recipe;
-import org.sptspark.snella.SnellaOptions;
 
 /** Sweeps: a killed sweep resumes without redoing committed work; a sweep runs on an S3 lake. */
 class SweepTest {

@@ -1,7 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.modules.Unstructured;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.lake.Digests;
+import org.sptspark.modules.Unstructured;
 
 /**
  * Trains a short seeded run twice in a fresh JVM and prints, for each, one SHA-256 over every

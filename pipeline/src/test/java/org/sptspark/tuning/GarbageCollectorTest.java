@@ -1,13 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.snella.Competition;
-
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.snella.SnellaOptions;
-
-import org.sptspark.modules.Trainable;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,6 +24,10 @@ import org.sptspark.model.Gradients;
 import org.sptspark.model.Tensors;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
+import org.sptspark.modules.Trainable;
+import org.sptspark.modules.Unstructured;
+import org.sptspark.snella.Competition;
+import org.sptspark.snella.SnellaOptions;
 
 /**
  * Gradients must not depend on when Java's garbage collector runs. Between the forward and the

@@ -1,13 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.snella.Competition;
-
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.snella.SparsityAllocator;
-
-import org.sptspark.snella.SnellaOptions;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,6 +20,10 @@ import org.sptspark.data.HadoopFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
+import org.sptspark.modules.Unstructured;
+import org.sptspark.snella.Competition;
+import org.sptspark.snella.SnellaOptions;
+import org.sptspark.snella.SparsityAllocator;
 
 /** SNELLA end to end on a generated counting task: learning, the final sparsity, the artifact. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)

@@ -1,7 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.modules.Unstructured;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,7 +28,7 @@ import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
-import org.sptspark.sensitivity.ScoresStore;
+import org.sptspark.modules.Unstructured;
 
 /**
  * Training an SPT-like layout (sparse deltas, LoRA, whole vectors, class token, head) on a

@@ -1,9 +1,5 @@
 package org.sptspark.tuning;
 
-import org.sptspark.modules.Unstructured;
-
-import org.sptspark.modules.Trainable;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -26,6 +22,8 @@ import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
+import org.sptspark.modules.Trainable;
+import org.sptspark.modules.Unstructured;
 
 /** The parametrisations, the optimizer and the schedule against independent references. */
 class TuningTest {
