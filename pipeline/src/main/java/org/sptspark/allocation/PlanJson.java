@@ -27,9 +27,6 @@ import org.sptspark.model.TensorRole;
  */
 public final class PlanJson {
 
-    public static final String FORMAT = PlanDocument.FORMAT.name();
-    public static final int VERSION = PlanDocument.FORMAT.version();
-
     private PlanJson() {}
 
     /** The plan's document, with its id. */

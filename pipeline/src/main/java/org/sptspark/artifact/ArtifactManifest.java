@@ -2,6 +2,7 @@ package org.sptspark.artifact;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sptspark.data.TaskRef;
@@ -67,7 +68,15 @@ public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method
      * @param nonZero the delta's non-zero entries at the end
      */
     public record Snella(int rank, int heads, double initSparsity, double targetSparsity, int initWarmup, int finalWarmup,
-            int maskInterval, double beta1, double beta2, long entries, long nonZero, List<Matrix> matrices) {}
+            int maskInterval, double beta1, double beta2, long entries, long nonZero, List<Matrix> matrices) {
+
+        /** Each competing matrix's kept entries, in the manifest's order. */
+        public Map<String, Long> keptByTensor() {
+            var out = new LinkedHashMap<String, Long>();
+            matrices.forEach(m -> out.put(m.tensor(), m.kept()));
+            return out;
+        }
+    }
 
     /**
      * One competing matrix.

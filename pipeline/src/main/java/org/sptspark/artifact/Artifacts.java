@@ -33,8 +33,6 @@ public final class Artifacts {
 
     public static final String TENSORS = "adapter.safetensors";
     public static final String MANIFEST = "manifest.json";
-    public static final String FORMAT = ArtifactManifest.FORMAT.name();
-    public static final int VERSION = ArtifactManifest.FORMAT.version();
 
     private Artifacts() {}
 

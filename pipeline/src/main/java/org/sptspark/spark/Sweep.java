@@ -135,11 +135,9 @@ public final class Sweep {
                 try {
                     var manifest = org.sptspark.artifact.Artifacts.manifest(hadoop, e.outcome().folder());
                     var space = org.sptspark.model.ParameterSpace.of(VitPresets.get(c.preset()).withNumClasses(e.task().classes()));
-                    var kept = new LinkedHashMap<String, Long>();
-                    manifest.snella().matrices().forEach(m -> kept.put(m.tensor(), m.kept()));
                     allocationRows.addAll(AllocationTable.snellaRows(c.run(), c.suite().name(), e.task().name(),
                             e.outcome().folder(), new Budget(manifest.budget().label(), manifest.budget().target()),
-                            manifest.budget().achieved(), kept, space));
+                            manifest.budget().achieved(), manifest.snella().keptByTensor(), space));
                 } catch (IOException ex) {
                     throw new UncheckedIOException("cannot read " + e.outcome().folder(), ex);
                 }
@@ -189,7 +187,7 @@ public final class Sweep {
         return folder;
     }
 
-    /** What a scores manifest records about how the scores were made. */
+    /** The scores manifest of a sensitivity run: how the scores were made; the commit adds their id and digest. */
     public static ScoresManifest provenance(String suite, TaskSpec t, String data, String backbone, String preset,
             VitConfig config, String sha, DistributedSensitivity.Request request, DistributedSensitivity.Result result,
             String normalization, String versions) {

@@ -103,6 +103,8 @@ public class ArtifactManifestTest {
         var m = ArtifactManifest.parse(SNELLA_VERSION_1, "s/manifest.json");
         assertEquals(2, m.snella().matrices().size());
         assertNull(m.snella().matrices().get(1).score());
+        assertEquals(List.of(Map.entry("blocks.0.attn.q.weight", 150L), Map.entry("blocks.0.mlp.fc1.weight", 250L)),
+                List.copyOf(m.snella().keptByTensor().entrySet()), "the allocation table's rows, in order");
         assertNull(m.plan());
         assertNull(m.metrics().valTop1());
         assertTrue(Double.isNaN(m.metrics().top1()));
