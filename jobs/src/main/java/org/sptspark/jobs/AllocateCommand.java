@@ -1,6 +1,5 @@
 package org.sptspark.jobs;
 
-import com.google.gson.JsonObject;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +15,7 @@ import org.sptspark.allocation.AllocationTable;
 import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
 import org.sptspark.allocation.TuningPlan;
+import org.sptspark.sensitivity.ScoresManifest;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.sensitivity.SensitivityScores;
 import picocli.CommandLine.Command;
@@ -65,9 +65,9 @@ final class AllocateCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.get("spt allocate");
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         SensitivityScores s = ScoresStore.read(hadoop, scores);
-        JsonObject manifest = ScoresStore.manifest(hadoop, scores);
-        String suite = manifest.getAsJsonObject("task").get("suite").getAsString();
-        String task = manifest.getAsJsonObject("task").get("name").getAsString();
+        ScoresManifest manifest = ScoresStore.manifest(hadoop, scores);
+        String suite = manifest.task().suite();
+        String task = manifest.task().name();
         var rule = new AllocationRule(AllocationRule.Module.valueOf(method.toUpperCase(Locale.ROOT)), rank, alpha, beta,
                 AllocationRule.Mode.valueOf(mode.toUpperCase(Locale.ROOT)), true);
         var space = s.space();

@@ -51,13 +51,11 @@ final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Configuration hadoop = HadoopFiles.configuration();
         var manifest = Artifacts.manifest(hadoop, artifact);
-        var taskJson = manifest.getAsJsonObject("task");
-        Suite s = Suite.load(suite != null ? suite : taskJson.get("suite").getAsString());
-        TaskSpec task = s.task(taskJson.get("name").getAsString());
+        Suite s = Suite.load(suite != null ? suite : manifest.task().suite());
+        TaskSpec task = s.task(manifest.task().name());
         Split which = Split.parse(split);
-        VitConfig config = VitConfig.fromJson(manifest.getAsJsonObject("backbone").get("architecture"));
-        Normalization norm = Normalization.named(manifest.has("normalization")
-                ? manifest.get("normalization").getAsString() : "imagenet");
+        VitConfig config = manifest.backbone().architecture();
+        Normalization norm = Normalization.named(manifest.normalizationOrDefault());
         try (NDManager manager = NDManager.newBaseManager()) {
             var opened = org.sptspark.artifact.OpenedArtifact.open(hadoop, artifact, backbone, manager);
             var loaded = opened.loaded();
@@ -67,8 +65,8 @@ final class EvaluateCommand implements Callable<Integer> {
                         task.classes());
                 var out = spec.commandLine().getOut();
                 out.printf(Locale.ROOT, "%s %s on %s/%s: top-1 %.4f (%d images)%n", loaded.method().id(),
-                        manifest.getAsJsonObject("budget").has("label")
-                                ? "@ " + manifest.getAsJsonObject("budget").get("label").getAsString() : "",
+                        manifest.budget() != null && manifest.budget().label() != null
+                                ? "@ " + manifest.budget().label() : "",
                         task.name(), which.vtabList(), a.top1(), a.images());
                 double[] perClass = a.perClass();
                 for (int c = 0; c < perClass.length; c++) {

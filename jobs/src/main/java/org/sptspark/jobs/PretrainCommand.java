@@ -3,14 +3,10 @@ package org.sptspark.jobs;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -22,6 +18,9 @@ import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.lake.LakeFiles;
+import org.sptspark.lake.SoftwareVersions;
+import org.sptspark.model.BackboneManifest;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
@@ -117,43 +116,33 @@ final class PretrainCommand implements Callable<Integer> {
                             e.epoch(), e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond());
                     err.flush();
                 });
-                Files.createDirectories(out.toAbsolutePath().getParent());
-                Checkpoints.write(model, out);
-                String sha = Checkpoints.sha256(out);
-                var accuracy = new JsonObject();
+                var accuracy = new LinkedHashMap<String, Double>();
                 for (int i = 0; i < tests.size(); i++) {
                     Accuracy a = Trainer.evaluate(tuned,
                             LabeledImages.stream(tests.get(i), hadoop, config.imageSize(), Normalization.IMAGENET, 256), classes);
-                    accuracy.addProperty(s.upstream().get(i).name(), a.top1());
+                    accuracy.put(s.upstream().get(i).name(), a.top1());
                     err.printf(Locale.ROOT, "%s test top-1 %.4f on %d images%n", s.upstream().get(i).name(), a.top1(),
                             a.images());
                 }
-                var m = new JsonObject();
-                m.addProperty("format", "spt-backbone");
-                m.addProperty("checkpoint", out.getFileName().toString());
-                m.addProperty("sha256", sha);
-                m.addProperty("preset", preset);
-                m.add("architecture", config.toJson());
-                m.addProperty("command", "jobs/bin/spt pretrain --suite " + s.name() + " --data DATA --preset " + preset
+                String command = "jobs/bin/spt pretrain --suite " + s.name() + " --data DATA --preset " + preset
                         + " --out " + out.getFileName() + " --epochs " + epochs + " --warmup-epochs " + warmupEpochs
                         + " --batch-size " + batchSize + " --lr " + lr + " --weight-decay " + weightDecay + " --drop-path "
                         + dropPath + " --seed " + seed + "   (DATA from: jobs/bin/spt data prepare --suite " + s.name()
-                        + " --upstream --out DATA)");
-                var upstream = new JsonArray();
-                s.upstream().forEach(t -> upstream.add(t.name() + " (" + t.classes() + " classes)"));
-                m.add("upstream", upstream);
-                m.addProperty("trainImages", all.count());
-                m.add("recipe", new Gson().toJsonTree(recipe));
-                m.add("testTop1", accuracy);
-                m.addProperty("finalTrainLoss", result.last().loss());
-                m.addProperty("seconds", (System.nanoTime() - started) / 1e9);
-                m.add("versions", Versions.json(null));
-                m.addProperty("createdAt", Instant.now().toString());
-                Path manifest = out.resolveSibling(out.getFileName() + ".json");
-                Files.writeString(manifest, new GsonBuilder().setPrettyPrinting().create().toJson(m), StandardCharsets.UTF_8);
+                        + " --upstream --out DATA)";
+                List<String> upstream = s.upstream().stream().map(t -> t.name() + " (" + t.classes() + " classes)").toList();
+                String name = out.getFileName().toString();
+                var checkpoint = new org.apache.hadoop.fs.Path(out.toAbsolutePath().toUri());
+                Path manifest = out.resolveSibling(name + ".json");
+                var files = LakeFiles.commit(hadoop, BackboneManifest.file(checkpoint),
+                        List.of(new LakeFiles.Payload(name, os -> Checkpoints.write(model, os))),
+                        digests -> new BackboneManifest(name, digests.get(name).sha256(), preset, config, command, upstream,
+                                all.count(), new Gson().toJsonTree(recipe).getAsJsonObject(), accuracy,
+                                result.last().loss(), (System.nanoTime() - started) / 1e9,
+                                SoftwareVersions.parse(Versions.json(null).toString()), Instant.now().toString()).toJson());
+                String sha = files.get(name).sha256();
                 var w = spec.commandLine().getOut();
                 w.printf(Locale.ROOT, "pretrained %s on %d images in %.0f s: %s; wrote %s (sha256 %s) and %s%n", preset,
-                        all.count(), (System.nanoTime() - started) / 1e9, accuracy, out, sha, manifest.getFileName());
+                        all.count(), (System.nanoTime() - started) / 1e9, new Gson().toJson(accuracy), out, sha, manifest.getFileName());
                 w.flush();
             }
         }

@@ -91,7 +91,7 @@ final class ReportCommand implements Callable<Integer> {
             // the backbone's checkpoint, for artifact-size comparisons: the first artifact's manifest names it
             var manifest = org.sptspark.artifact.Artifacts.manifest(spark.sparkContext().hadoopConfiguration(),
                     results.get(0).artifact());
-            Path checkpoint = new Path(manifest.getAsJsonObject("backbone").get("checkpoint").getAsString());
+            Path checkpoint = new Path(manifest.backbone().checkpoint());
             report.withCheckpointBytes(checkpoint.getFileSystem(spark.sparkContext().hadoopConfiguration())
                     .getFileStatus(checkpoint).getLen());
         } catch (java.io.IOException | RuntimeException e) {

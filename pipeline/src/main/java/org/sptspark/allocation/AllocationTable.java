@@ -3,6 +3,7 @@ package org.sptspark.allocation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -34,21 +35,22 @@ public final class AllocationTable {
     private AllocationTable() {}
 
     /**
-     * SNELLA's final allocation from an artifact's manifest: one row per competing matrix, with the
-     * entries it kept as both {@code count_in_top_k} and {@code trainable}; {@code plan_id} is the
-     * artifact's folder.
+     * SNELLA's final allocation, as its artifact's manifest records it: one row per competing
+     * matrix, with the entries it kept as both {@code count_in_top_k} and {@code trainable};
+     * {@code plan_id} is the artifact's folder.
+     *
+     * @param budget the target sparsity's label and non-zero count
+     * @param achieved the delta's non-zero entries
+     * @param kept per competing matrix, in order, its non-zero entries
      */
-    public static List<Row> snellaRows(String run, String suite, String task, String artifact,
-            com.google.gson.JsonObject manifest, org.sptspark.model.ParameterSpace space) {
-        var budget = manifest.getAsJsonObject("budget");
+    public static List<Row> snellaRows(String run, String suite, String task, String artifact, Budget budget, long achieved,
+            Map<String, Long> kept, org.sptspark.model.ParameterSpace space) {
         var rows = new ArrayList<Row>();
-        for (var element : manifest.getAsJsonObject("snella").getAsJsonArray("matrices")) {
-            var m = element.getAsJsonObject();
-            var spec = space.get(m.get("tensor").getAsString());
-            long kept = m.get("kept").getAsLong();
-            rows.add(RowFactory.create(run, suite, task, "snella", budget.get("label").getAsString(),
-                    budget.get("target").getAsLong(), budget.get("achieved").getAsLong(), artifact, spec.name(),
-                    spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), kept, "snella", kept));
+        for (var e : kept.entrySet()) {
+            var spec = space.get(e.getKey());
+            rows.add(RowFactory.create(run, suite, task, "snella", budget.label(), budget.target(), achieved, artifact,
+                    spec.name(), spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), e.getValue(),
+                    "snella", e.getValue()));
         }
         return rows;
     }

@@ -1,22 +1,15 @@
 package org.sptspark.allocation;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Locale;
-import org.sptspark.lake.Digests;
 import org.sptspark.model.TensorRole;
 
 /**
- * The versioned JSON form of a {@link TuningPlan}, which the trainer reads.
+ * The versioned JSON form of a {@link TuningPlan}, which the trainer reads: a {@link PlanDocument}.
  *
  * <pre>{@code
  * {"format": "spt-plan", "version": 1, "id": "<sha256 of the document without this field>",
@@ -34,78 +27,34 @@ import org.sptspark.model.TensorRole;
  */
 public final class PlanJson {
 
-    public static final String FORMAT = "spt-plan";
-    public static final int VERSION = 1;
-
-    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
-
     private PlanJson() {}
 
     /** The plan's document, with its id. */
     public static String write(TuningPlan plan) {
-        JsonObject body = body(plan);
-        var doc = new JsonObject();
-        doc.addProperty("format", FORMAT);
-        doc.addProperty("version", VERSION);
-        doc.addProperty("id", id(body));
-        body.entrySet().forEach(e -> doc.add(e.getKey(), e.getValue()));
-        return GSON.toJson(doc) + "\n";
+        return document(plan).toJson();
     }
 
     /** The plan's id: SHA-256 of its canonical content. Equal plans have equal ids. */
     public static String id(TuningPlan plan) {
-        return id(body(plan));
+        return document(plan).id();
     }
 
-    private static String id(JsonObject body) {
-        return Digests.sha256Hex(body.toString().getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static JsonObject body(TuningPlan plan) {
-        var o = new JsonObject();
-        o.addProperty("backbone", plan.backbone());
-        o.addProperty("numClasses", plan.numClasses());
-        o.addProperty("scores", plan.scoresId());
-        var rule = new JsonObject();
-        rule.addProperty("module", plan.rule().module().id());
-        rule.addProperty("rank", plan.rule().rank());
-        rule.addProperty("alpha", plan.rule().alpha());
-        rule.addProperty("beta", plan.rule().beta());
-        rule.addProperty("mode", plan.rule().mode().name().toLowerCase(Locale.ROOT));
-        rule.addProperty("structuredVectors", plan.rule().structuredVectors());
-        o.add("rule", rule);
-        var budget = new JsonObject();
-        budget.addProperty("label", plan.budget().label());
-        budget.addProperty("target", plan.budget().target());
-        budget.addProperty("achieved", plan.totals().achieved());
-        budget.addProperty("k", plan.k());
-        o.add("budget", budget);
-        var totals = new JsonObject();
-        totals.addProperty("unstructured", plan.totals().unstructured());
-        totals.addProperty("structured", plan.totals().structured());
-        totals.addProperty("whole", plan.totals().whole());
-        totals.addProperty("clsToken", plan.totals().clsToken());
-        totals.addProperty("head", plan.totals().head());
-        o.add("totals", totals);
-        var tensors = new JsonArray();
+    /** The plan as its document, with its id. */
+    public static PlanDocument document(TuningPlan plan) {
+        var r = plan.rule();
+        var rule = new PlanDocument.Rule(r.module().id(), r.rank(), r.alpha(), r.beta(),
+                r.mode().name().toLowerCase(Locale.ROOT), r.structuredVectors());
+        var budget = new PlanDocument.BudgetTotals(plan.budget().label(), plan.budget().target(), plan.totals().achieved(),
+                plan.k());
+        var tensors = new ArrayList<PlanDocument.Tensor>();
         for (TuningPlan.Entry e : plan.entries()) {
-            var t = new JsonObject();
-            t.addProperty("name", e.name());
-            t.addProperty("block", e.block());
-            t.addProperty("operation", e.operation());
-            t.addProperty("role", e.role().name().toLowerCase(Locale.ROOT));
-            t.addProperty("countInTopK", e.countInTopK());
-            t.addProperty("decision", e.decision().kind());
-            t.addProperty("trainable", e.decision().trainable());
-            if (e.decision() instanceof TensorDecision.Structured s) {
-                t.addProperty("rank", s.rank());
-            } else if (e.decision() instanceof TensorDecision.Sparse s) {
-                t.addProperty("indices", encodeIndices(s.indices()));
-            }
-            tensors.add(t);
+            Integer rank = e.decision() instanceof TensorDecision.Structured s ? s.rank() : null;
+            String indices = e.decision() instanceof TensorDecision.Sparse s ? encodeIndices(s.indices()) : null;
+            tensors.add(new PlanDocument.Tensor(e.name(), e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
+                    e.countInTopK(), e.decision().kind(), e.decision().trainable(), rank, indices));
         }
-        o.add("tensors", tensors);
-        return o;
+        return new PlanDocument(null, plan.backbone(), plan.numClasses(), plan.scoresId(), rule, budget, plan.totals(),
+                tensors).withId();
     }
 
     /**
@@ -114,54 +63,38 @@ public final class PlanJson {
      * @param source where it came from, for messages
      */
     public static TuningPlan read(String json, String source) {
+        PlanDocument doc = PlanDocument.parse(json, source);
         try {
-            JsonObject doc = JsonParser.parseString(json).getAsJsonObject();
-            if (!doc.has("format") || !FORMAT.equals(doc.get("format").getAsString())) {
-                throw new IllegalArgumentException(source + " is not a tuning plan (no \"format\": \"" + FORMAT + "\")");
-            }
-            int version = doc.get("version").getAsInt();
-            if (version != VERSION) {
-                throw new IllegalArgumentException(source + " is plan format version " + version + "; this build reads "
-                        + VERSION);
-            }
-            JsonObject r = doc.getAsJsonObject("rule");
-            var rule = new AllocationRule(
-                    AllocationRule.Module.valueOf(r.get("module").getAsString().toUpperCase(Locale.ROOT)),
-                    r.get("rank").getAsInt(), r.get("alpha").getAsDouble(), r.get("beta").getAsDouble(),
-                    AllocationRule.Mode.valueOf(r.get("mode").getAsString().toUpperCase(Locale.ROOT)),
-                    r.get("structuredVectors").getAsBoolean());
-            JsonObject b = doc.getAsJsonObject("budget");
-            var budget = new Budget(b.get("label").getAsString(), b.get("target").getAsLong());
+            PlanDocument.Rule r = doc.rule();
+            var rule = new AllocationRule(AllocationRule.Module.valueOf(r.module().toUpperCase(Locale.ROOT)), r.rank(),
+                    r.alpha(), r.beta(), AllocationRule.Mode.valueOf(r.mode().toUpperCase(Locale.ROOT)),
+                    r.structuredVectors());
+            PlanDocument.BudgetTotals b = doc.budget();
+            var budget = new Budget(b.label(), b.target());
             var entries = new ArrayList<TuningPlan.Entry>();
-            for (var element : doc.getAsJsonArray("tensors")) {
-                JsonObject t = element.getAsJsonObject();
-                String kind = t.get("decision").getAsString();
-                long trainable = t.get("trainable").getAsLong();
+            for (PlanDocument.Tensor t : doc.tensors()) {
+                String kind = t.decision();
+                long trainable = t.trainable();
                 TensorDecision decision = switch (kind) {
                     case "frozen" -> new TensorDecision.Frozen();
-                    case "unstructured" -> new TensorDecision.Sparse(decodeIndices(t.get("indices").getAsString()));
+                    case "unstructured" -> new TensorDecision.Sparse(decodeIndices(t.indices()));
                     case "whole" -> new TensorDecision.Whole(trainable);
                     case "lora", "adapter" -> new TensorDecision.Structured(
-                            AllocationRule.Module.valueOf(kind.toUpperCase(Locale.ROOT)), t.get("rank").getAsInt(), trainable);
+                            AllocationRule.Module.valueOf(kind.toUpperCase(Locale.ROOT)), t.rank(), trainable);
                     default -> throw new IllegalArgumentException(source + ": unknown decision '" + kind + "' for "
-                            + t.get("name").getAsString());
+                            + t.name());
                 };
                 if (decision.trainable() != trainable) {
-                    throw new IllegalArgumentException(source + ": tensor " + t.get("name").getAsString() + " says "
+                    throw new IllegalArgumentException(source + ": tensor " + t.name() + " says "
                             + trainable + " trainable but its indices hold " + decision.trainable());
                 }
-                entries.add(new TuningPlan.Entry(t.get("name").getAsString(), t.get("block").getAsInt(),
-                        t.get("operation").getAsString(), TensorRole.valueOf(t.get("role").getAsString().toUpperCase(Locale.ROOT)),
-                        t.get("countInTopK").getAsLong(), decision));
+                entries.add(new TuningPlan.Entry(t.name(), t.block(), t.operation(),
+                        TensorRole.valueOf(t.role().toUpperCase(Locale.ROOT)), t.countInTopK(), decision));
             }
-            JsonObject tot = doc.getAsJsonObject("totals");
-            var totals = new TuningPlan.Totals(tot.get("unstructured").getAsLong(), tot.get("structured").getAsLong(),
-                    tot.get("whole").getAsLong(), tot.get("clsToken").getAsLong(), tot.get("head").getAsLong());
-            var plan = new TuningPlan(doc.get("backbone").getAsString(), doc.get("numClasses").getAsInt(),
-                    doc.get("scores").getAsString(), rule, budget, b.get("k").getAsLong(), entries, totals);
-            String id = doc.get("id").getAsString();
-            if (!id.equals(id(plan))) {
-                throw new IllegalArgumentException(source + ": the plan's content does not match its id " + id
+            var plan = new TuningPlan(doc.backbone(), doc.numClasses(), doc.scores(), rule, budget, b.k(), entries,
+                    doc.totals());
+            if (doc.id() == null || !doc.id().equals(id(plan))) {
+                throw new IllegalArgumentException(source + ": the plan's content does not match its id " + doc.id()
                         + " (edited or corrupted)");
             }
             return plan;

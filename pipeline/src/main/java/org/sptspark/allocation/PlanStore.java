@@ -2,6 +2,7 @@ package org.sptspark.allocation;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.sptspark.lake.LakeFiles;
@@ -18,11 +19,12 @@ public final class PlanStore {
         return new Path(dir, "spt-" + module.id() + "-" + budgetLabel + ".json").toString();
     }
 
-    /** Writes a plan atomically; returns its file. */
+    /** Commits a plan (the file is its own manifest, with no payload); returns its file. */
     public static String write(Configuration hadoop, String lake, String suite, String task, String scoresFolder,
             TuningPlan plan) throws IOException {
         String file = file(lake, suite, task, scoresFolder, plan.rule().module(), plan.budget().label());
-        LakeFiles.writeAtomically(hadoop, new Path(file), PlanJson.write(plan).getBytes(StandardCharsets.UTF_8));
+        byte[] json = PlanJson.write(plan).getBytes(StandardCharsets.UTF_8);
+        LakeFiles.commit(hadoop, new Path(file), List.of(), files -> json);
         return file;
     }
 }

@@ -2,10 +2,9 @@ package org.sptspark.artifact;
 
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
-import java.io.OutputStream;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sptspark.lake.LakeFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VitConfig;
 
@@ -35,17 +34,8 @@ public final class Merge {
             var opened = OpenedArtifact.open(hadoop, artifact, backboneUri, manager);
             try (var tuned = opened.tuned()) {
                 tuned.merge();
-                Path target = new Path(out);
-                FileSystem fs = target.getFileSystem(hadoop);
-                Path staged = new Path(target.getParent(), "." + target.getName() + ".partial");
-                try (OutputStream os = fs.create(staged, true)) {
-                    Checkpoints.write(tuned.model(), os);
-                }
-                fs.delete(target, false);
-                if (!fs.rename(staged, target)) {
-                    throw new IOException("cannot move " + staged + " into place as " + target);
-                }
-                return new Result(tuned.model().config(), opened.loaded().method().id(), fs.getFileStatus(target).getLen());
+                var written = LakeFiles.writeAtomically(hadoop, new Path(out), os -> Checkpoints.write(tuned.model(), os));
+                return new Result(tuned.model().config(), opened.loaded().method().id(), written.bytes());
             }
         }
     }

@@ -8,7 +8,6 @@ import org.apache.hadoop.fs.Path;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
-import org.sptspark.model.VitConfig;
 import org.sptspark.tuning.TunedModel;
 
 /**
@@ -27,7 +26,7 @@ public record OpenedArtifact(Artifacts.Loaded loaded, TunedModel tuned) {
     public static OpenedArtifact open(Configuration hadoop, String artifact, String backboneUri, NDManager manager)
             throws IOException {
         var manifest = Artifacts.manifest(hadoop, artifact);
-        VisionTransformer model = VisionTransformer.create(manager, VitConfig.fromJson(manifest.getAsJsonObject("backbone").get("architecture")), 0);
+        VisionTransformer model = VisionTransformer.create(manager, manifest.backbone().architecture(), 0);
         Path path = new Path(backboneUri);
         try (InputStream in = path.getFileSystem(hadoop).open(path);
                 StateDict dict = Checkpoints.read(in, backboneUri, manager)) {

@@ -34,6 +34,7 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.SerializableConfiguration;
+import org.sptspark.artifact.ArtifactManifest;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
@@ -170,26 +171,24 @@ public final class Prediction {
         var out = new ArrayList<Target>();
         VitConfig shape = null;
         for (String uri : artifacts) {
-            JsonObject m = Artifacts.manifest(hadoop, uri);
-            String trainedOn = m.getAsJsonObject("backbone").get("sha256").getAsString();
-            if (!trainedOn.equals(sha)) {
+            ArtifactManifest m = Artifacts.manifest(hadoop, uri);
+            String trainedOn = m.backbone().sha256();
+            if (!sha.equals(trainedOn)) {
                 throw new IllegalArgumentException("artifact " + uri + " was trained on a backbone with sha256 "
                         + trainedOn + ", not the given one (" + sha + "): pass the checkpoint it was trained on");
             }
-            VitConfig config = VitConfig.fromJson(m.getAsJsonObject("backbone").get("architecture"));
+            VitConfig config = m.backbone().architecture();
             if (shape != null && !shape.equals(config.withNumClasses(1))) {
                 throw new IllegalArgumentException("artifact " + uri + " is for " + config.name()
                         + ", the others for " + shape.name() + ": one backbone architecture per run");
             }
             shape = config.withNumClasses(1);
-            JsonObject task = m.getAsJsonObject("task");
-            String suite = task.has("suite") ? task.get("suite").getAsString() : "-";
-            String method = m.get("method").getAsString();
-            JsonObject budget = m.getAsJsonObject("budget");
-            String label = budget.has("label") ? budget.get("label").getAsString() : null;
-            String id = suite + "/" + task.get("name").getAsString() + "/" + method + (label == null ? "" : "-" + label);
-            String norm = m.has("normalization") ? m.get("normalization").getAsString() : Normalization.IMAGENET.name();
-            out.add(new Target(uri, id, task.get("name").getAsString(), method, label, config, norm));
+            String suite = m.task().suite() != null ? m.task().suite() : "-";
+            String method = m.method();
+            String label = m.budget() == null ? null : m.budget().label();
+            String id = suite + "/" + m.task().name() + "/" + method + (label == null ? "" : "-" + label);
+            String norm = m.normalization() != null ? m.normalization() : Normalization.IMAGENET.name();
+            out.add(new Target(uri, id, m.task().name(), method, label, config, norm));
         }
         return out;
     }

@@ -1,7 +1,5 @@
 package org.sptspark.spark;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -26,10 +24,14 @@ import org.sptspark.allocation.PlanStore;
 import org.sptspark.allocation.TuningPlan;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
+import org.sptspark.data.TaskRef;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.lake.SoftwareVersions;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
+import org.sptspark.sensitivity.ScoresManifest;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.snella.SnellaOptions;
 import org.sptspark.training.ResultsTable;
@@ -153,7 +155,8 @@ public final class Sweep {
                     var manifest = org.sptspark.artifact.Artifacts.manifest(hadoop, e.outcome().folder());
                     var space = org.sptspark.model.ParameterSpace.of(VitPresets.get(c.preset()).withNumClasses(e.task().classes()));
                     allocationRows.addAll(AllocationTable.snellaRows(c.run(), c.suite().name(), e.task().name(),
-                            e.outcome().folder(), manifest, space));
+                            e.outcome().folder(), new Budget(manifest.budget().label(), manifest.budget().target()),
+                            manifest.budget().achieved(), manifest.snella().keptByTensor(), space));
                 } catch (IOException ex) {
                     throw new UncheckedIOException("cannot read " + e.outcome().folder(), ex);
                 }
@@ -200,37 +203,14 @@ public final class Sweep {
         return folder;
     }
 
-    /** What a scores manifest records about how the scores were made. */
-    public static JsonObject provenance(String suite, TaskSpec t, String data, String backbone, String preset,
+    /** The scores manifest of a sensitivity run: how the scores were made; the commit adds their id and digest. */
+    public static ScoresManifest provenance(String suite, TaskSpec t, String data, String backbone, String preset,
             VitConfig config, String sha, DistributedSensitivity.Request request, DistributedSensitivity.Result result,
             String normalization, String versions) {
-        var provenance = new JsonObject();
-        var bb = new JsonObject();
-        bb.addProperty("preset", preset);
-        bb.add("architecture", config.toJson());
-        bb.addProperty("checkpoint", backbone);
-        bb.addProperty("sha256", sha);
-        provenance.add("backbone", bb);
-        var tj = new JsonObject();
-        tj.addProperty("suite", suite);
-        tj.addProperty("name", t.name());
-        tj.addProperty("classes", t.classes());
-        tj.addProperty("group", t.group());
-        tj.addProperty("data", data);
-        provenance.add("task", tj);
-        provenance.addProperty("split", "train800");
-        provenance.addProperty("batches", result.batches());
-        provenance.addProperty("batchSize", request.batchSize());
-        provenance.addProperty("images", result.images());
-        provenance.addProperty("seed", request.seed());
-        provenance.addProperty("dropPath", config.dropPathRate());
-        provenance.addProperty("head", "trunc_normal(std 0.02), bias 0, from the seed");
-        provenance.addProperty("normalization", normalization);
-        provenance.addProperty("precision", request.precision().label());
-        provenance.addProperty("wallSeconds", result.seconds());
-        provenance.addProperty("createdAt", Instant.now().toString());
-        provenance.add("versions", JsonParser.parseString(versions));
-        return provenance;
+        return new ScoresManifest(null, new BackboneRef(preset, config, backbone, sha), TaskRef.of(suite, t, data),
+                "train800", result.batches(), request.batchSize(), result.images(), request.seed(), config.dropPathRate(),
+                "trunc_normal(std 0.02), bias 0, from the seed", normalization, request.precision().label(),
+                result.seconds(), Instant.now().toString(), SoftwareVersions.parse(versions), null);
     }
 
     private static void writeTables(SparkSession spark, Config c, String sha, List<Entry> entries, List<Row> allocation) {

@@ -2,13 +2,12 @@ package org.sptspark.training;
 
 import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -16,12 +15,16 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
+import org.sptspark.artifact.ArtifactManifest;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.data.DatasetReader;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Sample;
 import org.sptspark.data.Split;
+import org.sptspark.data.TaskRef;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.lake.SoftwareVersions;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
@@ -169,7 +172,7 @@ public final class TaskTraining {
                     double evalSeconds = (System.nanoTime() - evalStarted) / 1e9;
                     log.accept(String.format(Locale.ROOT, "%s: test top-1 %.4f on %d images", name, accuracy.top1(),
                             accuracy.images()));
-                    JsonObject manifest = manifest(r, plan, layout, tuned, result, accuracy, evalSeconds, trainImages.count());
+                    ArtifactManifest manifest = manifest(r, plan, layout, tuned, result, accuracy, evalSeconds, trainImages.count());
                     Artifacts.write(hadoop, folder, tuned, manifest);
                     log.accept("committed " + folder);
                     return outcome(folder, Artifacts.manifest(hadoop, folder), false);
@@ -200,127 +203,62 @@ public final class TaskTraining {
     }
 
     /** SNELLA's final allocation: the volume, and per matrix its entries, kept entries and last score. */
-    private static JsonObject snellaJson(Request r, TunedModel tuned) {
-        var o = new JsonObject();
+    private static ArtifactManifest.Snella snella(Request r, TunedModel tuned) {
         SnellaOptions s = r.snella();
-        o.addProperty("rank", s.rank());
-        o.addProperty("heads", s.heads());
-        o.addProperty("initSparsity", s.initSparsity());
-        o.addProperty("targetSparsity", s.target(r.task().name()));
-        o.addProperty("initWarmup", s.initWarmup());
-        o.addProperty("finalWarmup", s.finalWarmup());
-        o.addProperty("maskInterval", s.maskInterval());
-        o.addProperty("beta1", s.beta1());
-        o.addProperty("beta2", s.beta2());
-        o.addProperty("entries", tuned.hook(Competition.class).allocator().totalEntries());
-        o.addProperty("nonZero", tuned.hook(Competition.class).nonZeros());
-        var matrices = new JsonArray();
-        for (Competition.MatrixState k : tuned.hook(Competition.class).states()) {
-            var m = new JsonObject();
-            m.addProperty("tensor", k.tensor());
-            m.addProperty("entries", k.entries());
-            m.addProperty("kept", k.kept());
-            if (!Double.isNaN(k.score())) {
-                m.addProperty("score", k.score());
-            }
-            matrices.add(m);
+        Competition competition = tuned.hook(Competition.class);
+        var matrices = new ArrayList<ArtifactManifest.Matrix>();
+        for (Competition.MatrixState k : competition.states()) {
+            matrices.add(new ArtifactManifest.Matrix(k.tensor(), k.entries(), k.kept(),
+                    Double.isNaN(k.score()) ? null : k.score()));
         }
-        o.add("matrices", matrices);
-        return o;
+        return new ArtifactManifest.Snella(s.rank(), s.heads(), s.initSparsity(), s.target(r.task().name()),
+                s.initWarmup(), s.finalWarmup(), s.maskInterval(), s.beta1(), s.beta2(),
+                competition.allocator().totalEntries(), competition.nonZeros(), matrices);
     }
 
-    private static JsonObject manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
+    private static ArtifactManifest manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
             Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
-        var m = new JsonObject();
-        var task = new JsonObject();
-        task.addProperty("suite", r.suite());
-        task.addProperty("name", r.task().name());
-        task.addProperty("classes", r.task().classes());
-        task.addProperty("group", r.task().group());
-        task.addProperty("data", r.dataRoot());
-        m.add("task", task);
-        var backbone = new JsonObject();
-        backbone.addProperty("preset", r.config().name());
-        backbone.add("architecture", r.config().toJson());
-        backbone.addProperty("checkpoint", r.backboneUri());
-        backbone.addProperty("sha256", r.backboneSha());
-        m.add("backbone", backbone);
-        m.addProperty("method", r.method().id());
-        m.addProperty("rank", layout.rank());
-        var budget = new JsonObject();
+        ArtifactManifest.Budget budget;
+        ArtifactManifest.Snella snella = null;
         if (plan != null) {
-            budget.addProperty("label", plan.budget().label());
-            budget.addProperty("target", plan.budget().target());
-            budget.addProperty("achieved", layout.trainable());
+            budget = new ArtifactManifest.Budget(plan.budget().label(), plan.budget().target(), layout.trainable());
         } else if (r.method() == Method.SNELLA) {
             // SNELLA's budget is the delta's non-zero count, not the factors it learns them from
-            budget.addProperty("label", r.budgetLabel(null));
-            budget.addProperty("target", tuned.hook(Competition.class).allocator().targetVolume());
-            budget.addProperty("achieved", tuned.hook(Competition.class).nonZeros());
-            m.add("snella", snellaJson(r, tuned));
+            budget = new ArtifactManifest.Budget(r.budgetLabel(null), tuned.hook(Competition.class).allocator().targetVolume(),
+                    tuned.hook(Competition.class).nonZeros());
+            snella = snella(r, tuned);
         } else {
-            budget.addProperty("achieved", layout.trainable());
+            budget = new ArtifactManifest.Budget(null, null, layout.trainable());
         }
-        m.add("budget", budget);
-        var trainable = new JsonObject();
-        trainable.addProperty("backbone", layout.trainable());
-        trainable.addProperty("head", tuned.model().space().headSize());
-        trainable.addProperty("total", tuned.tunedScalars());
-        m.add("trainable", trainable);
-        if (plan != null) {
-            var p = new JsonObject();
-            p.addProperty("id", PlanJson.id(plan));
-            p.addProperty("uri", r.planUri());
-            p.addProperty("scores", plan.scoresId());
-            p.addProperty("unstructured", plan.totals().unstructured());
-            p.addProperty("structured", plan.totals().structured());
-            p.addProperty("whole", plan.totals().whole());
-            m.add("plan", p);
-        }
-        m.add("recipe", new Gson().toJsonTree(r.effectiveRecipe()));
-        m.addProperty("normalization", r.normalization().name());
-        var metrics = new JsonObject();
-        metrics.addProperty("top1", accuracy.top1());
-        metrics.addProperty("testImages", accuracy.images());
-        var perClass = new JsonArray();
+        var trainable = new ArtifactManifest.Trainable(layout.trainable(), tuned.model().space().headSize(),
+                tuned.tunedScalars());
+        ArtifactManifest.PlanRef planRef = plan == null ? null : new ArtifactManifest.PlanRef(PlanJson.id(plan),
+                r.planUri(), plan.scoresId(), plan.totals().unstructured(), plan.totals().structured(),
+                plan.totals().whole());
+        var perClass = new ArrayList<Double>();
         for (double v : accuracy.perClass()) {
             perClass.add(Double.isNaN(v) ? null : v);
         }
-        metrics.add("perClassTop1", perClass);
         Trainer.Epoch last = result.last();
-        metrics.addProperty("trainLoss", last.loss());
-        metrics.addProperty("trainTop1", last.accuracy());
-        if (!Double.isNaN(last.monitorAccuracy())) {
-            metrics.addProperty("valTop1", last.monitorAccuracy());
-        }
-        metrics.addProperty("trainImages", trainImages);
-        metrics.addProperty("trainSeconds", result.seconds());
-        metrics.addProperty("evalSeconds", evalSeconds);
-        metrics.addProperty("steps", result.steps());
-        metrics.addProperty("optimizerStateBytes", result.optimizerStateBytes());
-        m.add("metrics", metrics);
-        m.add("versions", com.google.gson.JsonParser.parseString(r.versions() == null ? "{}" : r.versions()));
-        return m;
+        var metrics = new ArtifactManifest.Metrics(accuracy.top1(), accuracy.images(), perClass, last.loss(),
+                last.accuracy(), Double.isNaN(last.monitorAccuracy()) ? null : last.monitorAccuracy(), trainImages,
+                result.seconds(), evalSeconds, result.steps(), result.optimizerStateBytes());
+        return new ArtifactManifest(TaskRef.of(r.suite(), r.task(), r.dataRoot()),
+                new BackboneRef(r.config().name(), r.config(), r.backboneUri(), r.backboneSha()), r.method().id(),
+                layout.rank(), budget, snella, trainable, planRef,
+                new Gson().toJsonTree(r.effectiveRecipe()).getAsJsonObject(), r.normalization().name(), metrics,
+                SoftwareVersions.parse(r.versions()), null, null);
     }
 
     /** An outcome read back from a committed manifest. */
-    public static Outcome outcome(String folder, JsonObject m, boolean reused) {
-        JsonObject metrics = m.getAsJsonObject("metrics");
-        JsonObject budget = m.getAsJsonObject("budget");
-        JsonArray pc = metrics.getAsJsonArray("perClassTop1");
-        double[] perClass = new double[pc.size()];
-        for (int i = 0; i < perClass.length; i++) {
-            perClass[i] = pc.get(i).isJsonNull() ? Double.NaN : pc.get(i).getAsDouble();
-        }
-        String planId = m.has("plan") ? m.getAsJsonObject("plan").get("id").getAsString() : null;
-        return new Outcome(folder, m.get("method").getAsString(),
-                budget.has("label") ? budget.get("label").getAsString() : null,
-                budget.has("target") ? budget.get("target").getAsLong() : 0, budget.get("achieved").getAsLong(),
-                m.getAsJsonObject("trainable").get("total").getAsLong(), metrics.get("top1").getAsDouble(), perClass,
-                metrics.get("testImages").getAsLong(), metrics.get("trainSeconds").getAsDouble(),
-                metrics.get("evalSeconds").getAsDouble(),
-                m.getAsJsonObject("files").getAsJsonObject(Artifacts.TENSORS).get("bytes").getAsLong(), planId, reused,
-                // artifacts from before precision was recorded trained in fp32
-                m.getAsJsonObject("recipe").has("precision") ? m.getAsJsonObject("recipe").get("precision").getAsString() : "fp32");
+    public static Outcome outcome(String folder, ArtifactManifest m, boolean reused) {
+        ArtifactManifest.Metrics metrics = m.metrics();
+        ArtifactManifest.Budget budget = m.budget();
+        double[] perClass = metrics.perClassTop1().stream().mapToDouble(v -> v == null ? Double.NaN : v).toArray();
+        String planId = m.plan() == null ? null : m.plan().id();
+        return new Outcome(folder, m.method(), budget.label(), budget.target() == null ? 0 : budget.target(),
+                budget.achieved(), m.trainable().total(), metrics.top1(), perClass, metrics.testImages(),
+                metrics.trainSeconds(), metrics.evalSeconds(), m.files().get(Artifacts.TENSORS).bytes(), planId, reused,
+                m.precision());
     }
 }

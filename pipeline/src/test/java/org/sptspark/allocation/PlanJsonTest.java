@@ -55,4 +55,58 @@ class PlanJsonTest {
         assertEquals(java.util.Base64.getEncoder().encodeToString(new byte[1000]),
                 PlanJson.encodeIndices(java.util.stream.IntStream.range(0, 1000).toArray()));
     }
+
+    /** A plan as the plan writer wrote it at version 1 (its id computed then), compacted. */
+    static final String VERSION_1 = """
+            {"format": "spt-plan", "version": 1, "id": "2975ffd4da602b2465d65308b8ce7ed72e6ad1ee6056bcddf572c668c94506b6", "backbone": "alloc_small", "numClasses": 2, "scores": "test",
+             "rule": {"module": "lora", "rank": 1, "alpha": 6.0, "beta": 1.0, "mode": "mixed", "structuredVectors": true},
+             "budget": {"label": "0.1k", "target": 100, "achieved": 25, "k": 6},
+             "totals": {"unstructured": 1, "structured": 20, "whole": 0, "clsToken": 4, "head": 10},
+             "tensors": [
+              {"name": "blocks.0.norm1.weight", "block": 0, "operation": "norm1", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.norm1.bias", "block": 0, "operation": "norm1", "role": "vector", "countInTopK": 1, "decision": "unstructured", "trainable": 1, "indices": "Ag=="},
+              {"name": "blocks.0.attn.q.weight", "block": 0, "operation": "q", "role": "matrix", "countInTopK": 3, "decision": "lora", "trainable": 8, "rank": 1},
+              {"name": "blocks.0.attn.q.bias", "block": 0, "operation": "q", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.k.weight", "block": 0, "operation": "k", "role": "matrix", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.k.bias", "block": 0, "operation": "k", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.v.weight", "block": 0, "operation": "v", "role": "matrix", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.v.bias", "block": 0, "operation": "v", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.proj.weight", "block": 0, "operation": "proj", "role": "matrix", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.attn.proj.bias", "block": 0, "operation": "proj", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.norm2.weight", "block": 0, "operation": "norm2", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.norm2.bias", "block": 0, "operation": "norm2", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.mlp.fc1.weight", "block": 0, "operation": "fc1", "role": "matrix", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.mlp.fc1.bias", "block": 0, "operation": "fc1", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "blocks.0.mlp.fc2.weight", "block": 0, "operation": "fc2", "role": "matrix", "countInTopK": 2, "decision": "lora", "trainable": 12, "rank": 1},
+              {"name": "blocks.0.mlp.fc2.bias", "block": 0, "operation": "fc2", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "norm.weight", "block": -1, "operation": "norm", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0},
+              {"name": "norm.bias", "block": -1, "operation": "norm", "role": "vector", "countInTopK": 0, "decision": "frozen", "trainable": 0}
+            ]}
+            """;
+
+    @Test
+    void aVersion1PlanStillReadsWithItsIdAndIsWrittenTheSame() {
+        TuningPlan plan = PlanJson.read(VERSION_1, "v1.json");
+        assertEquals("2975ffd4da602b2465d65308b8ce7ed72e6ad1ee6056bcddf572c668c94506b6", PlanJson.id(plan));
+        assertEquals(new TensorDecision.Sparse(new int[] {2}).kind(), plan.entry("blocks.0.norm1.bias").decision().kind());
+        assertArrayEquals(new int[] {2}, ((TensorDecision.Sparse) plan.entry("blocks.0.norm1.bias").decision()).indices());
+        assertEquals(com.google.gson.JsonParser.parseString(VERSION_1), com.google.gson.JsonParser.parseString(PlanJson.write(plan)));
+    }
+
+    @Test
+    void aNewerOrForeignPlanIsRefusedInOneLine() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> PlanJson.read(VERSION_1.replace("\"version\": 1", "\"version\": 2"), "lake/plans/p.json"));
+        assertEquals("lake/plans/p.json is spt-plan version 2, but this build reads up to version 1: read it with a"
+                + " newer spt", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> PlanJson.read("{\"format\": \"other\"}", "x.json"));
+        assertEquals("x.json is not a tuning plan (format \"other\", expected \"spt-plan\")", e.getMessage());
+    }
+
+    @Test
+    void aPlanDocumentSurvivesTheRoundTrip() {
+        PlanDocument doc = PlanJson.document(samplePlan());
+        assertEquals(doc, PlanDocument.parse(doc.toJson(), "plan.json"));
+        assertEquals(doc.id(), doc.contentId());
+    }
 }

@@ -6,13 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.data.HadoopFiles;
+import org.sptspark.data.TaskRef;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.VitConfig;
 
 class ScoresStoreTest {
@@ -22,18 +23,8 @@ class ScoresStoreTest {
 
     static final VitConfig SMALL = new VitConfig("store_small", 16, 4, 3, 32, 2, 4, 64, 5, 1e-6, 0.1);
 
-    private JsonObject provenance() {
-        var p = new JsonObject();
-        var backbone = new JsonObject();
-        backbone.addProperty("preset", SMALL.name());
-        backbone.add("architecture", SMALL.toJson());
-        p.add("backbone", backbone);
-        var task = new JsonObject();
-        task.addProperty("suite", "demo");
-        task.addProperty("name", "toy");
-        task.addProperty("classes", 5);
-        p.add("task", task);
-        return p;
+    private ScoresManifest provenance() {
+        return ScoresManifest.of(new BackboneRef(SMALL.name(), SMALL, null, null), new TaskRef("demo", "toy", 5, null, null));
     }
 
     @Test

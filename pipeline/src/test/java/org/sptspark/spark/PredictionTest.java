@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -20,6 +19,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sptspark.artifact.ArtifactManifest;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.artifact.OpenedArtifact;
 import org.sptspark.data.HadoopFiles;
@@ -27,7 +27,9 @@ import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.StructuredTaskGenerator;
+import org.sptspark.data.TaskRef;
 import org.sptspark.data.VtabWriter;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.VisionTransformer;
@@ -70,21 +72,10 @@ class PredictionTest {
                         }
                         org.sptspark.model.Tensors.assign(t.value(), v);
                     }
-                    var m = new JsonObject();
-                    var task = new JsonObject();
-                    task.addProperty("suite", "test");
-                    task.addProperty("name", "task" + classes);
-                    task.addProperty("classes", classes);
-                    m.add("task", task);
-                    var b = new JsonObject();
-                    b.addProperty("preset", ARCH.name());
-                    b.add("architecture", config.toJson());
-                    b.addProperty("sha256", sha);
-                    m.add("backbone", b);
-                    m.addProperty("method", method.id());
-                    m.addProperty("rank", 4);
-                    m.add("budget", new JsonObject());
-                    m.addProperty("normalization", "imagenet");
+                    var m = new ArtifactManifest(new TaskRef("test", "task" + classes, classes, null, null),
+                            new BackboneRef(ARCH.name(), config, null, sha), method.id(), 4,
+                            new ArtifactManifest.Budget(null, null, 0), null, null, null, null, "imagenet", null, null, null,
+                            null);
                     Artifacts.write(hadoop, folder, tuned, m);
                 }
             }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDManager;
-import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.hadoop.conf.Configuration;
@@ -17,9 +16,11 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.StructuredTaskGenerator;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.data.VtabWriter;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
+import org.sptspark.sensitivity.ScoresManifest;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.sensitivity.SensitivityScores;
 
@@ -61,10 +62,7 @@ class S3SensitivityTest {
                 var remote = DistributedSensitivity.run(spark, new DistributedSensitivity.Request(TASK, "s3a://bucket/data",
                         s3Checkpoint.toString(), sha, TINY, Normalization.IMAGENET, 8, 3, 1, 2, 10_000));
                 String folder = ScoresStore.folder("s3a://bucket/lake", "demo", TASK.name(), TINY.name(), sha);
-                var provenance = new JsonObject();
-                var backbone = new JsonObject();
-                backbone.add("architecture", TINY.toJson());
-                provenance.add("backbone", backbone);
+                var provenance = ScoresManifest.of(new BackboneRef(null, TINY, null, null), null);
                 ScoresStore.write(spark.sparkContext().hadoopConfiguration(), folder, remote.scores(), provenance);
                 assertTrue(ScoresStore.committed(spark.sparkContext().hadoopConfiguration(), folder));
                 SensitivityScores back = ScoresStore.read(spark.sparkContext().hadoopConfiguration(), folder);

@@ -77,7 +77,7 @@ class SweepTest {
             assertTrue(!first.isEmpty() && first.size() < 4, "some, not all, trainings committed: " + first);
             Map<Path, String> createdAt = new HashMap<>();
             for (Path p : first) {
-                createdAt.put(p, Artifacts.manifest(hadoop, p.toString()).get("createdAt").getAsString());
+                createdAt.put(p, Artifacts.manifest(hadoop, p.toString()).createdAt());
             }
 
             var log = new ArrayList<String>();
@@ -87,7 +87,7 @@ class SweepTest {
             List<Path> all = committed(hadoop, dir.resolve("lake/artifacts"));
             assertEquals(4, all.size(), all.toString());
             for (Path p : first) {
-                assertEquals(createdAt.get(p), Artifacts.manifest(hadoop, p.toString()).get("createdAt").getAsString(),
+                assertEquals(createdAt.get(p), Artifacts.manifest(hadoop, p.toString()).createdAt(),
                         "not retrained: " + p);
             }
             assertTrue(log.stream().anyMatch(l -> l.contains("committed scores reused")), String.join("\n", log));

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import com.google.gson.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,10 +19,13 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.TensorDecision;
+import org.sptspark.artifact.ArtifactManifest;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.artifact.Merge;
 import org.sptspark.data.HadoopFiles;
 import org.sptspark.data.StructuredTaskGenerator;
+import org.sptspark.data.TaskRef;
+import org.sptspark.model.BackboneRef;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
@@ -228,20 +230,9 @@ class TrainerTest {
         assertEquals(List.of(digests.get(0), digests.get(0), digests.get(0), digests.get(0)), digests);
     }
 
-    static JsonObject manifest(TuningLayout layout, String sha) {
-        var m = new JsonObject();
-        var task = new JsonObject();
-        task.addProperty("name", "gen_clevr_count");
-        task.addProperty("classes", KIND.classes);
-        m.add("task", task);
-        var b = new JsonObject();
-        b.addProperty("preset", SMALL.name());
-        b.add("architecture", SMALL.toJson());
-        b.addProperty("sha256", sha);
-        m.add("backbone", b);
-        m.addProperty("method", layout.method().id());
-        m.addProperty("rank", layout.rank());
-        return m;
+    static ArtifactManifest manifest(TuningLayout layout, String sha) {
+        return ArtifactManifest.of(new TaskRef(null, "gen_clevr_count", KIND.classes, null, null),
+                new BackboneRef(SMALL.name(), SMALL, null, sha), layout.method().id(), layout.rank());
     }
 
     static Accuracy accuracy(TunedModel tuned, LabeledImages data) {

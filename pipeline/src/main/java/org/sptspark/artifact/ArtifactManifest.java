@@ -1,0 +1,135 @@
+package org.sptspark.artifact;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.sptspark.data.TaskRef;
+import org.sptspark.lake.FileDigest;
+import org.sptspark.lake.LakeFormat;
+import org.sptspark.lake.SoftwareVersions;
+import org.sptspark.model.BackboneRef;
+
+/**
+ * An artifact folder's {@code manifest.json}: format {@code spt-artifact} version 1. Only
+ * {@code task}, {@code backbone} and {@code method} are required; the rest is what a training run
+ * records and may be absent ({@code null}) in manifests written by tools and tests.
+ *
+ * @param method the method's id ({@code spt-lora}, {@code linear}, ...)
+ * @param rank the LoRA/Adapter rank the artifact's modules have (0 when none)
+ * @param budget the budget asked for and reached
+ * @param snella SNELLA's settings and final allocation, for SNELLA artifacts only
+ * @param trainable parameters trained
+ * @param plan the plan trained from, for SPT artifacts only
+ * @param recipe the training recipe as the trainer records it (its JSON form, so that manifests of
+ *     older recipes still read; see {@link #precision()})
+ * @param normalization the images' normalisation ({@code imagenet} when absent)
+ * @param files the payload's digests, filled in by the commit
+ * @param createdAt ISO-8601 instant of the commit
+ */
+public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method, int rank, Budget budget, Snella snella,
+        Trainable trainable, PlanRef plan, JsonObject recipe, String normalization, Metrics metrics,
+        SoftwareVersions versions, Map<String, FileDigest> files, String createdAt) {
+
+    public static final LakeFormat FORMAT = new LakeFormat("spt-artifact", 1, "artifact manifest");
+
+    public ArtifactManifest {
+        if (task == null || backbone == null || method == null) {
+            throw new IllegalArgumentException("an artifact manifest names its task, backbone and method");
+        }
+    }
+
+    /**
+     * The budget.
+     *
+     * @param label the plan's budget, or SNELLA's target sparsity; absent for baselines
+     * @param target the count asked for; absent for baselines
+     * @param achieved backbone parameters trained (for SNELLA, the delta's non-zero entries)
+     */
+    public record Budget(String label, Long target, long achieved) {}
+
+    /** Parameters trained: in the backbone (the budget's count), in the head, and both. */
+    public record Trainable(long backbone, long head, long total) {}
+
+    /**
+     * The plan an SPT artifact trained from.
+     *
+     * @param id the plan's id
+     * @param uri where it was read
+     * @param scores the id of the scores it was made from
+     */
+    public record PlanRef(String id, String uri, String scores, long unstructured, long structured, long whole) {}
+
+    /**
+     * SNELLA's settings and final allocation.
+     *
+     * @param entries matrix entries that competed
+     * @param nonZero the delta's non-zero entries at the end
+     */
+    public record Snella(int rank, int heads, double initSparsity, double targetSparsity, int initWarmup, int finalWarmup,
+            int maskInterval, double beta1, double beta2, long entries, long nonZero, List<Matrix> matrices) {
+
+        /** Each competing matrix's kept entries, in the manifest's order. */
+        public Map<String, Long> keptByTensor() {
+            var out = new LinkedHashMap<String, Long>();
+            matrices.forEach(m -> out.put(m.tensor(), m.kept()));
+            return out;
+        }
+    }
+
+    /**
+     * One competing matrix.
+     *
+     * @param kept its non-zero entries at the end
+     * @param score its last competition score, absent when it never competed
+     */
+    public record Matrix(String tensor, long entries, long kept, Double score) {}
+
+    /**
+     * What training and evaluation measured.
+     *
+     * @param perClassTop1 top-1 per class on test, {@code null} for a class with no test images
+     * @param valTop1 the last monitoring top-1, absent when nothing was monitored
+     */
+    public record Metrics(double top1, long testImages, List<Double> perClassTop1, double trainLoss, double trainTop1,
+            Double valTop1, long trainImages, double trainSeconds, double evalSeconds, long steps,
+            long optimizerStateBytes) {}
+
+    /** A manifest of only what a reader needs to load the artifact. */
+    public static ArtifactManifest of(TaskRef task, BackboneRef backbone, String method, int rank) {
+        return new ArtifactManifest(task, backbone, method, rank, null, null, null, null, null, null, null, null, null,
+                null);
+    }
+
+    /** This manifest as committed: with the payload's digests and the commit's time. */
+    public ArtifactManifest committed(Map<String, FileDigest> digests, String at) {
+        return new ArtifactManifest(task, backbone, method, rank, budget, snella, trainable, plan, recipe, normalization,
+                metrics, versions, digests, at);
+    }
+
+    /** The recipe's arithmetic; artifacts from before precision was recorded trained in fp32. */
+    public String precision() {
+        JsonElement p = recipe == null ? null : recipe.get("precision");
+        return p == null || p.isJsonNull() ? "fp32" : p.getAsString();
+    }
+
+    /** The normalisation's name; artifacts from before it was recorded used ImageNet's. */
+    public String normalizationOrDefault() {
+        return normalization == null ? "imagenet" : normalization;
+    }
+
+    /** This manifest as its file holds it. */
+    public byte[] toJson() {
+        return FORMAT.writeBytes(this);
+    }
+
+    /**
+     * Reads a manifest.
+     *
+     * @param source the file, for messages
+     */
+    public static ArtifactManifest parse(String json, String source) {
+        return FORMAT.read(json, source, ArtifactManifest.class);
+    }
+}
