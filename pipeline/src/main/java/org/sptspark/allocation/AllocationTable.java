@@ -3,11 +3,11 @@ package org.sptspark.allocation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sptspark.model.TensorSpec;
 
 /**
  * The allocation table for the notebooks: one row per (plan, scored tensor), saying where the
@@ -35,24 +35,14 @@ public final class AllocationTable {
     private AllocationTable() {}
 
     /**
-     * SNELLA's final allocation, as its artifact's manifest records it: one row per competing
-     * matrix, with the entries it kept as both {@code count_in_top_k} and {@code trainable};
-     * {@code plan_id} is the artifact's folder.
+     * One row: a tensor's place in a run's allocation.
      *
-     * @param budget the target sparsity's label and non-zero count
-     * @param achieved the delta's non-zero entries
-     * @param kept per competing matrix, in order, its non-zero entries
+     * @param id the plan's id, or for a method without a plan the artifact's folder
      */
-    public static List<Row> snellaRows(String run, String suite, String task, String artifact, Budget budget, long achieved,
-            Map<String, Long> kept, org.sptspark.model.ParameterSpace space) {
-        var rows = new ArrayList<Row>();
-        for (var e : kept.entrySet()) {
-            var spec = space.get(e.getKey());
-            rows.add(RowFactory.create(run, suite, task, "snella", budget.label(), budget.target(), achieved, artifact,
-                    spec.name(), spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), e.getValue(),
-                    "snella", e.getValue()));
-        }
-        return rows;
+    public static Row row(String run, String suite, String task, String method, Budget budget, long achieved, String id,
+            TensorSpec spec, long countInTopK, String decision, long trainable) {
+        return RowFactory.create(run, suite, task, method, budget.label(), budget.target(), achieved, id, spec.name(),
+                spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), countInTopK, decision, trainable);
     }
 
     public static List<Row> rows(String run, String suite, String task, TuningPlan plan) {

@@ -2,7 +2,6 @@ package org.sptspark.artifact;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sptspark.data.TaskRef;
@@ -10,6 +9,7 @@ import org.sptspark.lake.FileDigest;
 import org.sptspark.lake.LakeFormat;
 import org.sptspark.lake.SoftwareVersions;
 import org.sptspark.model.BackboneRef;
+import org.sptspark.snella.SnellaManifest;
 
 /**
  * An artifact folder's {@code manifest.json}: format {@code spt-artifact} version 1. Only
@@ -28,7 +28,7 @@ import org.sptspark.model.BackboneRef;
  * @param files the payload's digests, filled in by the commit
  * @param createdAt ISO-8601 instant of the commit
  */
-public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method, int rank, Budget budget, Snella snella,
+public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method, int rank, Budget budget, SnellaManifest snella,
         Trainable trainable, PlanRef plan, JsonObject recipe, String normalization, Metrics metrics,
         SoftwareVersions versions, Map<String, FileDigest> files, String createdAt) {
 
@@ -60,31 +60,6 @@ public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method
      * @param scores the id of the scores it was made from
      */
     public record PlanRef(String id, String uri, String scores, long unstructured, long structured, long whole) {}
-
-    /**
-     * SNELLA's settings and final allocation.
-     *
-     * @param entries matrix entries that competed
-     * @param nonZero the delta's non-zero entries at the end
-     */
-    public record Snella(int rank, int heads, double initSparsity, double targetSparsity, int initWarmup, int finalWarmup,
-            int maskInterval, double beta1, double beta2, long entries, long nonZero, List<Matrix> matrices) {
-
-        /** Each competing matrix's kept entries, in the manifest's order. */
-        public Map<String, Long> keptByTensor() {
-            var out = new LinkedHashMap<String, Long>();
-            matrices.forEach(m -> out.put(m.tensor(), m.kept()));
-            return out;
-        }
-    }
-
-    /**
-     * One competing matrix.
-     *
-     * @param kept its non-zero entries at the end
-     * @param score its last competition score, absent when it never competed
-     */
-    public record Matrix(String tensor, long entries, long kept, Double score) {}
 
     /**
      * What training and evaluation measured.

@@ -154,9 +154,9 @@ public final class Sweep {
                 try {
                     var manifest = org.sptspark.artifact.Artifacts.manifest(hadoop, e.outcome().folder());
                     var space = org.sptspark.model.ParameterSpace.of(VitPresets.get(c.preset()).withNumClasses(e.task().classes()));
-                    allocationRows.addAll(AllocationTable.snellaRows(c.run(), c.suite().name(), e.task().name(),
+                    allocationRows.addAll(manifest.snella().allocationRows(c.run(), c.suite().name(), e.task().name(),
                             e.outcome().folder(), new Budget(manifest.budget().label(), manifest.budget().target()),
-                            manifest.budget().achieved(), manifest.snella().keptByTensor(), space));
+                            manifest.budget().achieved(), space));
                 } catch (IOException ex) {
                     throw new UncheckedIOException("cannot read " + e.outcome().folder(), ex);
                 }

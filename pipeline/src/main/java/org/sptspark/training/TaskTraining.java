@@ -30,6 +30,7 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Unstructured;
 import org.sptspark.snella.Competition;
+import org.sptspark.snella.SnellaManifest;
 import org.sptspark.snella.SnellaOptions;
 import org.sptspark.tuning.Accuracy;
 import org.sptspark.tuning.LabeledImages;
@@ -202,31 +203,17 @@ public final class TaskTraining {
         return plan == null ? method.id() : method.id() + " @ " + plan.budget().label();
     }
 
-    /** SNELLA's final allocation: the volume, and per matrix its entries, kept entries and last score. */
-    private static ArtifactManifest.Snella snella(Request r, TunedModel tuned) {
-        SnellaOptions s = r.snella();
-        Competition competition = tuned.hook(Competition.class);
-        var matrices = new ArrayList<ArtifactManifest.Matrix>();
-        for (Competition.MatrixState k : competition.states()) {
-            matrices.add(new ArtifactManifest.Matrix(k.tensor(), k.entries(), k.kept(),
-                    Double.isNaN(k.score()) ? null : k.score()));
-        }
-        return new ArtifactManifest.Snella(s.rank(), s.heads(), s.initSparsity(), s.target(r.task().name()),
-                s.initWarmup(), s.finalWarmup(), s.maskInterval(), s.beta1(), s.beta2(),
-                competition.allocator().totalEntries(), competition.nonZeros(), matrices);
-    }
-
     private static ArtifactManifest manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
             Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
         ArtifactManifest.Budget budget;
-        ArtifactManifest.Snella snella = null;
+        SnellaManifest snella = null;
         if (plan != null) {
             budget = new ArtifactManifest.Budget(plan.budget().label(), plan.budget().target(), layout.trainable());
         } else if (r.method() == Method.SNELLA) {
             // SNELLA's budget is the delta's non-zero count, not the factors it learns them from
             budget = new ArtifactManifest.Budget(r.budgetLabel(null), tuned.hook(Competition.class).allocator().targetVolume(),
                     tuned.hook(Competition.class).nonZeros());
-            snella = snella(r, tuned);
+            snella = SnellaManifest.of(r.snella(), r.snella().target(r.task().name()), tuned.hook(Competition.class));
         } else {
             budget = new ArtifactManifest.Budget(null, null, layout.trainable());
         }
