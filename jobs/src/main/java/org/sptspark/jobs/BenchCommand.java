@@ -10,6 +10,7 @@ import org.sptspark.bench.AllocationBenchmark;
 import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.bench.PreprocessBenchmark;
 import org.sptspark.bench.SensitivityBenchmark;
+import org.sptspark.data.DataLimits;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
@@ -136,7 +137,8 @@ final class BenchCommand implements Runnable {
     /** Decode + preprocess throughput per core. */
     @Command(name = "data", mixinStandardHelpOptions = true,
             description = {"Time image decoding, bicubic resizing and normalisation on one core.",
-                "Images/s for a 500x375 JPEG and for a 32x32 PNG."})
+                "Images/s for a 500x375 JPEG and for a 32x32 PNG; then decoding alone against refusing a",
+                "decompression bomb from its header: ms and heap allocated per image."})
     static final class Data implements Callable<Integer> {
 
         @Spec
@@ -148,6 +150,10 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seconds", defaultValue = "5", description = "Seconds per input kind (default: ${DEFAULT-VALUE}).")
         double seconds;
 
+        @Option(names = "--bomb", negatable = true, defaultValue = "true",
+                description = "Also time decoding alone and refusing a 20000x20000 decompression bomb (--no-bomb: skip).")
+        boolean bomb;
+
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
@@ -158,6 +164,20 @@ final class BenchCommand implements Runnable {
                 var r = PreprocessBenchmark.run((String) input[0], (byte[]) input[1], size, seconds);
                 out.printf(Locale.ROOT, "%-22s %8d %5dx%-3d %12.1f%n", r.input(), r.bytes(), size, size, r.imagesPerSecond());
                 out.flush();
+            }
+            if (bomb) {
+                // decoding alone, against refusing a decompression bomb from its header (PIL's limit)
+                out.printf(Locale.ROOT, "%n%-28s %9s %12s %16s%n", "decode only", "bytes", "ms/image", "allocated/image");
+                for (var input : List.of(
+                        new Object[] {"jpeg 500x375", PreprocessBenchmark.sample(500, 375, "jpg"), 200},
+                        new Object[] {"png 32x32", PreprocessBenchmark.sample(32, 32, "png"), 2000},
+                        new Object[] {"png 20000x20000 bomb", PreprocessBenchmark.decompressionBomb(20000, 20000, true), 2000})) {
+                    var c = PreprocessBenchmark.cost((String) input[0], (byte[]) input[1], DataLimits.PIL_MAX_IMAGE_PIXELS,
+                            (Integer) input[2]);
+                    out.printf(Locale.ROOT, "%-28s %9d %12.3f %13.1f KB%s%n", c.input(), c.bytes(), c.milliseconds(),
+                            c.allocatedBytes() / 1024.0, c.refused() ? " (refused)" : "");
+                    out.flush();
+                }
             }
             return 0;
         }

@@ -98,11 +98,14 @@ final class DataCommand implements Runnable {
         @Option(names = "--lenient", description = "Report bad images instead of failing on the first.")
         boolean lenient;
 
+        @picocli.CommandLine.Mixin
+        DataLimitOptions limits;
+
         @Override
         public Integer call() {
             Suite s = Suite.load(suite);
             List<TaskSpec> tasks = task == null ? s.tasks() : List.of(s.task(task));
-            var checker = new DatasetChecker(HadoopFiles.configuration());
+            var checker = new DatasetChecker(limits.applyTo(HadoopFiles.configuration()));
             PrintWriter w = spec.commandLine().getOut();
             int bad = 0;
             for (TaskSpec t : tasks) {
@@ -114,6 +117,9 @@ final class DataCommand implements Runnable {
                 }
                 for (var problem : report.problems()) {
                     w.println("  skipped " + problem);
+                }
+                for (var warning : report.warnings()) {
+                    w.println("  warning " + warning);
                 }
                 bad += report.problems().size();
                 w.flush();

@@ -47,9 +47,12 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "128", description = "Images per batch (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @picocli.CommandLine.Mixin
+    DataLimitOptions limits;
+
     @Override
     public Integer call() throws Exception {
-        Configuration hadoop = HadoopFiles.configuration();
+        Configuration hadoop = limits.applyTo(HadoopFiles.configuration());
         var manifest = Artifacts.manifest(hadoop, artifact);
         Suite s = Suite.load(suite != null ? suite : manifest.task().suite());
         TaskSpec task = s.task(manifest.task().name());

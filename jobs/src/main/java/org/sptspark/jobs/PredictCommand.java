@@ -46,12 +46,16 @@ final class PredictCommand implements Callable<Integer> {
             description = "fp32, or bf16 autocast (needs a JNI with bf16, see README) (default: ${DEFAULT-VALUE}).")
     String precision;
 
+    @picocli.CommandLine.Mixin
+    ImageLimitOptions limits;
+
     @Override
     public Integer call() throws Exception {
         var err = spec.commandLine().getErr();
         Precision p = Precision.parse(precision);
         SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt predict");
+        limits.applyTo(spark.sparkContext().hadoopConfiguration());
         Prediction.Summary s = Prediction.run(spark, backbone, artifacts, images, out, topK, batchSize, p, line -> {
             err.println(line);
             err.flush();

@@ -29,6 +29,9 @@ final class SensitivityCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     TaskOptions where;
 
+    @picocli.CommandLine.Mixin
+    DataLimitOptions limits;
+
     @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
     int batchSize;
 
@@ -62,7 +65,7 @@ final class SensitivityCommand implements Callable<Integer> {
         Precision p = Precision.parse(precision);
         SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);
-        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
         String sha = org.sptspark.model.CheckpointFiles.sha256(hadoop, where.backbone);
         String folder = ScoresStore.folder(where.lake, s.name(), t.name(), where.preset, sha);
         var out = spec.commandLine().getOut();

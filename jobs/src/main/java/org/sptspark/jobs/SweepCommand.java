@@ -65,6 +65,9 @@ final class SweepCommand implements Callable<Integer> {
     @Mixin
     RecipeOptions recipe;
 
+    @Mixin
+    DataLimitOptions limits;
+
     @Option(names = "--normalization", defaultValue = "imagenet", description = "imagenet or half (default: ${DEFAULT-VALUE}).")
     String normalization;
 
@@ -78,6 +81,7 @@ final class SweepCommand implements Callable<Integer> {
     public Integer call() {
         SparkSessions.refuseUnsupported(recipe.recipe().precision());
         SparkSession spark = SparkSessions.get("spt sweep " + suite);
+        limits.applyTo(spark.sparkContext().hadoopConfiguration());
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
                 methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
                 32, 16, run != null ? run : "sweep-" + Instant.now().toString().replace(':', '-'),

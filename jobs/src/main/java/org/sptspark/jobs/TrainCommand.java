@@ -36,6 +36,9 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     TaskOptions where;
 
+    @Mixin
+    DataLimitOptions limits;
+
     @Option(names = "--method", defaultValue = "spt-lora",
             description = "spt-lora, spt-adapter (need --plan), lora, adapter, linear, full, bias, snella (default: ${DEFAULT-VALUE}).")
     String method;
@@ -79,7 +82,7 @@ final class TrainCommand implements Callable<Integer> {
         SparkSessions.refuseUnsupported(r.precision());
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
-        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
         String sha = org.sptspark.model.CheckpointFiles.sha256(hadoop, where.backbone);
         String versions = Versions.json(spark.version()).toString();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),

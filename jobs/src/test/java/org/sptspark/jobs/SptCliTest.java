@@ -92,10 +92,40 @@ class SptCliTest {
         Files.writeString(dir.resolve("gen_clevr_dist/images/test/000007.png"), "garbage");
         Run strict = run("data", "check", "--root", dir.toString(), "--suite", suite.toString());
         assertEquals(2, strict.exit());
-        assertTrue(strict.err().contains("000007.png") && strict.err().contains("test.txt:8"), strict.err());
+        assertTrue(strict.err().contains("000007.png") && strict.err().contains("test.txt line 8"), strict.err());
         Run lenient = run("data", "check", "--root", dir.toString(), "--suite", suite.toString(), "--lenient");
         assertEquals(1, lenient.exit());
         assertTrue(lenient.out().contains("skipped") && lenient.out().contains("1 bad image(s)"), lenient.out());
+    }
+
+    @Test
+    void dataCheckRefusesOutsidePathsAndImagesAboveThePixelLimitUnlessTheOptionsAllowThem() throws Exception {
+        Run gen = run("generate", "--task", "gen_clevr_dist", "--out", dir.resolve("suite").toString(), "--test-size", "30");
+        assertEquals(0, gen.exit(), gen.err());
+        Path suite = dir.resolve("one.conf");
+        Files.writeString(suite, "suite { name = one, layout = vtab, tasks = [ { name = gen_clevr_dist, classes = 6, group = structured } ] }");
+        Path task = dir.resolve("suite/gen_clevr_dist");
+        Files.copy(task.resolve("images/test/000007.png"), dir.resolve("outside.png"));
+        Files.writeString(task.resolve("test.txt"), "../../outside.png 0\n", java.nio.file.StandardOpenOption.APPEND);
+        String[] check = {"data", "check", "--root", dir.resolve("suite").toString(), "--suite", suite.toString()};
+
+        Run refused = run(check);
+        assertEquals(2, refused.exit(), refused.out());
+        assertTrue(refused.err().contains("test.txt line 31: '../../outside.png' resolves outside the task folder file:" + task
+                + "; pass --allow-outside-paths to allow it"), refused.err());
+        Run allowed = run(concat(check, new String[] {"--allow-outside-paths"}));
+        assertEquals(0, allowed.exit(), allowed.err());
+        assertTrue(allowed.out().contains("test                31 images"), allowed.out());
+
+        // the generated images are 32x32 = 1,024 pixels
+        Run limited = run(concat(check, new String[] {"--allow-outside-paths", "--max-image-pixels", "1000", "--lenient"}));
+        assertEquals(1, limited.exit(), limited.err());
+        assertTrue(limited.out().contains("000007.png (test.txt line 8): 32x32 = 1,024 pixels, above the limit of 1,000;"
+                + " raise --max-image-pixels to allow it"), limited.out());
+        Run warned = run(concat(check, new String[] {"--allow-outside-paths", "--max-image-pixels", "2000"}));
+        assertEquals(0, warned.exit(), warned.err());
+        assertTrue(warned.out().contains("  warning ") && warned.out().contains("outside.png (test.txt line 31): 32x32 ="
+                + " 1,024 pixels, above half the limit of 2,000; decoding it anyway"), warned.out());
     }
 
     /**

@@ -26,13 +26,26 @@ import org.apache.hadoop.fs.Path;
  * {@code hdfs://}), strictly: a malformed line, a label outside the task's classes, a duplicate
  * entry or an empty split is an error naming the file and line. Images themselves are not opened
  * here; see {@link DatasetChecker} and {@link ImageDecoder}.
+ *
+ * <p>A list entry must stay inside the folder its paths are relative to (the task's folder, or an
+ * FGVC task's image folder): one that resolves elsewhere ({@code ..} escaping it, an absolute path
+ * elsewhere, another scheme, bucket or host) is refused, naming file and line, unless
+ * {@link DataLimits#allowOutsidePaths()} is set in the configuration ({@code --allow-outside-paths}).
+ * The listing is read on the driver, so nothing outside is ever opened on the executors.
  */
 public final class DatasetReader {
 
     private final Configuration hadoop;
+    private final boolean allowOutsidePaths;
 
+    /** Outside paths allowed when {@code hadoop} (or the system properties) set {@link DataLimits#ALLOW_OUTSIDE_PATHS}. */
     public DatasetReader(Configuration hadoop) {
+        this(hadoop, DataLimits.of(hadoop).allowOutsidePaths());
+    }
+
+    public DatasetReader(Configuration hadoop, boolean allowOutsidePaths) {
         this.hadoop = hadoop;
+        this.allowOutsidePaths = allowOutsidePaths;
     }
 
     /** The samples of one split, rows numbered in file order. */
@@ -61,6 +74,7 @@ public final class DatasetReader {
     private List<Sample> readVtab(Path taskDir, TaskSpec task, Split split) throws IOException {
         Path list = new Path(taskDir, split.vtabList() + ".txt");
         FileSystem fs = list.getFileSystem(hadoop);
+        Path inside = fs.makeQualified(taskDir);
         var samples = new ArrayList<Sample>();
         var firstSeen = new HashMap<String, Integer>();
         try (var reader = new BufferedReader(new InputStreamReader(fs.open(list), StandardCharsets.UTF_8))) {
@@ -84,11 +98,57 @@ public final class DatasetReader {
                     throw new IllegalArgumentException(where + ": duplicate entry '" + relative + "', first listed on line "
                             + earlier);
                 }
+                requireInside(inside, relative, list.getName() + " line " + number, "task folder");
                 samples.add(new Sample(samples.size(), new Path(taskDir, relative).toString(), label,
                         list + ":" + number));
             }
         }
         return samples;
+    }
+
+    /**
+     * Refuses a list entry that resolves outside {@code root} (qualified), unless outside paths are allowed.
+     *
+     * @param where the list and line, for the message ({@code train800.txt line 4})
+     * @param what what {@code root} is, for the message ({@code task folder})
+     */
+    private void requireInside(Path root, String entry, String where, String what) {
+        if (allowOutsidePaths) {
+            return;
+        }
+        Path resolved;
+        try {
+            resolved = new Path(root, entry);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": '" + entry + "' is not a valid path: " + e.getMessage(), e);
+        }
+        if (!inside(root, resolved)) {
+            throw new IllegalArgumentException(where + ": '" + entry + "' resolves outside the " + what + " " + root
+                    + "; pass --allow-outside-paths to allow it");
+        }
+    }
+
+    /**
+     * Whether {@code path} lies strictly below {@code root}: same scheme, same authority (bucket,
+     * host), and a path under root's once {@code .} and {@code ..} are resolved. Both are URIs as
+     * Hadoop resolves them; {@code path} is usually {@code new Path(root, entry)}, which keeps an
+     * entry's own scheme and authority when it has them.
+     */
+    static boolean inside(Path root, Path path) {
+        java.net.URI r = root.toUri().normalize();
+        java.net.URI p = path.toUri().normalize();
+        if (!equalsIgnoreCase(r.getScheme(), p.getScheme()) || !java.util.Objects.equals(r.getAuthority(), p.getAuthority())) {
+            return false;
+        }
+        String rp = r.getPath() == null || r.getPath().isEmpty() ? "/" : r.getPath();
+        String pp = p.getPath() == null ? "" : p.getPath();
+        String prefix = rp.endsWith("/") ? rp : rp + "/";
+        return pp.startsWith(prefix) && pp.length() > prefix.length()
+                && java.util.Arrays.stream(pp.substring(prefix.length()).split("/")).noneMatch(".."::equals);
+    }
+
+    private static boolean equalsIgnoreCase(String a, String b) {
+        return a == null ? b == null : a.equalsIgnoreCase(b);
     }
 
     private static int parseLabel(String text, String where, TaskSpec task) {
@@ -131,6 +191,7 @@ public final class DatasetReader {
         }
         List<String> parts = split == Split.TRAINVAL ? List.of("train", "val") : List.of(split.fgvcJson());
         Path imageDir = task.images().isEmpty() ? taskDir : new Path(taskDir, task.images());
+        Path inside = imageDir.getFileSystem(hadoop).makeQualified(imageDir);
         var samples = new ArrayList<Sample>();
         var seen = new HashMap<String, String>();
         for (String part : parts) {
@@ -145,6 +206,7 @@ public final class DatasetReader {
                     throw new IllegalArgumentException(origin + ": duplicate entry, first listed at " + earlier);
                 }
                 int label = contiguous.get(classId(e.getValue(), origin));
+                requireInside(inside, e.getKey(), part + ".json", task.images().isEmpty() ? "task folder" : "image folder");
                 samples.add(new Sample(samples.size(), new Path(imageDir, e.getKey()).toString(), label, origin));
             }
         }

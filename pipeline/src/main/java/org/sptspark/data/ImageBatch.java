@@ -20,17 +20,27 @@ public record ImageBatch(int size, float[] pixels, long[] labels, long[] rows) {
     }
 
     /**
-     * Decodes and preprocesses encoded images (JPEG/PNG bytes) into a batch.
+     * Decodes and preprocesses encoded images (JPEG/PNG bytes) into a batch, under the pixel limit
+     * the system properties set (else PIL's).
      *
      * @param sources names for messages, one per image
      */
     public static ImageBatch of(List<byte[]> encoded, List<String> sources, long[] labels, long[] rows, int size,
             Normalization norm) {
+        return of(encoded, sources, labels, rows, size, norm, DataLimits.fromSystem().maxImagePixels());
+    }
+
+    /**
+     * As {@link #of(List, List, long[], long[], int, Normalization)}, refusing images whose header
+     * declares more than {@code maxPixels} pixels ({@link ImageTooLargeException}) before decoding them.
+     */
+    public static ImageBatch of(List<byte[]> encoded, List<String> sources, long[] labels, long[] rows, int size,
+            Normalization norm, long maxPixels) {
         int n = encoded.size();
         int per = 3 * size * size;
         float[] pixels = new float[n * per];
         for (int i = 0; i < n; i++) {
-            float[] image = ImagePreprocessor.toTensor(ImageDecoder.decode(encoded.get(i), sources.get(i)), size, norm);
+            float[] image = ImagePreprocessor.toTensor(ImageDecoder.decode(encoded.get(i), sources.get(i), maxPixels), size, norm);
             System.arraycopy(image, 0, pixels, i * per, per);
         }
         return new ImageBatch(size, pixels, labels, rows);

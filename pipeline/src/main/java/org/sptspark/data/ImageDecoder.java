@@ -5,7 +5,12 @@ import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.function.Consumer;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Decodes JPEG and PNG bytes to 8-bit RGB the way PIL's {@code Image.convert("RGB")} does, which
@@ -13,6 +18,9 @@ import javax.imageio.ImageIO;
  * dropped (not composited), 16-bit samples keep their high byte. CMYK and YCCK JPEGs are decoded by
  * the TwelveMonkeys plugin with colour management, which may differ from PIL's naive CMYK
  * inversion by a few levels.
+ *
+ * <p>Decompression bombs (a small file whose header declares a huge image) are refused from the
+ * header, before decoding, above {@link DataLimits#maxImagePixels()} (PIL's limit by default).
  */
 public final class ImageDecoder {
 
@@ -22,16 +30,54 @@ public final class ImageDecoder {
         ImageIO.scanForPlugins();
     }
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ImageDecoder.class);
+
     private ImageDecoder() {}
 
     /**
+     * Decodes under the pixel limit the system properties set (else PIL's), warnings to the log.
+     *
      * @param source the image's path, for messages
      * @throws IllegalArgumentException when the bytes are not a decodable JPEG or PNG
+     * @throws ImageTooLargeException when the header declares more pixels than the limit
      */
     public static RgbImage decode(byte[] bytes, String source) {
-        BufferedImage image;
-        try {
-            image = ImageIO.read(new ByteArrayInputStream(bytes));
+        return decode(bytes, source, DataLimits.fromSystem().maxImagePixels());
+    }
+
+    /** As {@link #decode(byte[], String)}, under {@code maxPixels}; warnings to the log. */
+    public static RgbImage decode(byte[] bytes, String source, long maxPixels) {
+        return decode(bytes, source, maxPixels, LOG::warn);
+    }
+
+    /**
+     * Reads the header first (width and height, from {@code ImageReader.getWidth/getHeight}, which
+     * for PNG, JPEG, GIF and BMP parse the header only), refuses an image above {@code maxPixels}
+     * before anything is decoded or allocated, and reports one above half of it to {@code warnings}
+     * (PIL's {@code DecompressionBombWarning}); then decodes with the same reader, as
+     * {@code ImageIO.read} would.
+     *
+     * @param source the image as messages name it (its path, and where it is listed when known)
+     * @param warnings receives one line for an image above half the limit
+     * @throws IllegalArgumentException when the bytes are not a decodable image
+     * @throws ImageTooLargeException when the header declares more than {@code maxPixels} pixels
+     */
+    public static RgbImage decode(byte[] bytes, String source, long maxPixels, Consumer<String> warnings) {
+        BufferedImage image = null;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers != null && readers.hasNext()) {
+                ImageReader reader = readers.next();
+                try {
+                    reader.setInput(in, true, true);
+                    checkSize(reader.getWidth(0), reader.getHeight(0), source, maxPixels, warnings);
+                    image = reader.read(0, reader.getDefaultReadParam());
+                } finally {
+                    reader.dispose();
+                }
+            }
+        } catch (ImageTooLargeException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("cannot decode image " + source + ": " + e.getMessage(), e);
         }
@@ -40,6 +86,24 @@ public final class ImageDecoder {
                     + bytes.length + " bytes)");
         }
         return toRgb(image);
+    }
+
+    /**
+     * PIL's decompression-bomb check on a header's size: refused above {@code maxPixels}, a warning
+     * above half of it.
+     *
+     * @throws ImageTooLargeException above the limit
+     */
+    public static void checkSize(long width, long height, String source, long maxPixels, Consumer<String> warnings) {
+        long pixels = Math.max(1, width) * Math.max(1, height);
+        if (pixels > maxPixels) {
+            throw new ImageTooLargeException(source, width, height, maxPixels);
+        }
+        if (pixels > maxPixels / 2) {
+            warnings.accept(String.format(Locale.ROOT,
+                    "%s: %dx%d = %,d pixels, above half the limit of %s; decoding it anyway",
+                    source, width, height, pixels, DataLimits.describeLimit(maxPixels)));
+        }
     }
 
     static RgbImage toRgb(BufferedImage image) {

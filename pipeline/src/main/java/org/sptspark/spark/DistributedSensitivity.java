@@ -183,6 +183,7 @@ public final class DistributedSensitivity {
     /** Scores every batch of one partition; emits its partial sums as (block, values) and (COUNT_KEY, {batches}). */
     private static Iterator<Tuple2<Integer, double[]>> scorePartition(Iterator<Row> rows, Request request,
             org.apache.hadoop.conf.Configuration hadoop) {
+        long maxPixels = org.sptspark.data.DataLimits.of(hadoop).maxImagePixels();
         var byBatch = new TreeMap<Long, List<Row>>();
         while (rows.hasNext()) {
             Row r = rows.next();
@@ -210,13 +211,13 @@ public final class DistributedSensitivity {
                     long[] order = new long[batch.size()];
                     for (int i = 0; i < batch.size(); i++) {
                         Row r = batch.get(i);
-                        sources.add(r.getString(1));
+                        sources.add(org.sptspark.data.Sample.describe(r.getString(1), r.getString(3)));
                         labels[i] = r.getInt(2);
                         order[i] = r.getLong(0);
                         bytes.add((byte[]) r.get(4));
                     }
                     ImageBatch images = ImageBatch.of(bytes, sources, labels, order, request.backbone().imageSize(),
-                            request.normalization());
+                            request.normalization(), maxPixels);
                     try (NDManager step = manager.newSubManager()) {
                         scorer.add(images.images(step), images.labels(step), dropPathSeed(request.seed(), e.getKey()),
                                 "task '" + request.task().name() + "', batch " + e.getKey());

@@ -97,7 +97,7 @@ public final class ImageTable {
                     }
                     return RowFactory.create(r.getLong(0), path, r.getInt(2), r.getString(3), bytes);
                 } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read image " + path + " (listed at " + r.getString(3) + ")", e);
+                    throw new UncheckedIOException("cannot read image " + Sample.describe(path, r.getString(3)), e);
                 }
             }
         };

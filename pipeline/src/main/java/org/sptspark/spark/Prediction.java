@@ -52,7 +52,8 @@ import org.sptspark.tuning.TunedModel;
  * JVM loads the backbone once ({@link BackboneCache}) and lays each artifact over it
  * ({@link TunedModel#overlay}: only the artifact's own tensors are held per task, never a merged
  * copy of the backbone), on the task's GPU when Spark assigned one. Images that cannot be read or
- * decoded are reported, not dropped silently.
+ * decoded, or whose header declares more pixels than the limit ({@link org.sptspark.data.DataLimits},
+ * {@code --max-image-pixels}), are skipped and reported, never dropped silently.
  */
 public final class Prediction {
 
@@ -271,6 +272,7 @@ public final class Prediction {
             int topK, int size, Configuration hadoop, List<Row> rows) {
         var decoded = new ArrayList<String>();
         var images = new ArrayList<org.sptspark.data.RgbImage>();
+        long maxPixels = org.sptspark.data.DataLimits.of(hadoop).maxImagePixels();
         for (String p : batch) {
             try {
                 Path path = new Path(p);
@@ -278,7 +280,7 @@ public final class Prediction {
                 try (InputStream in = path.getFileSystem(hadoop).open(path)) {
                     bytes = in.readAllBytes();
                 }
-                images.add(ImageDecoder.decode(bytes, p));
+                images.add(ImageDecoder.decode(bytes, p, maxPixels)); // above the limit: refused from the header
                 decoded.add(p);
             } catch (IOException | RuntimeException e) {
                 rows.add(RowFactory.create(p, null, null, null, null, null, null, null,

@@ -14,6 +14,7 @@ import java.util.NoSuchElementException;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.sptspark.data.DataLimits;
 import org.sptspark.data.ImageBatch;
 import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
@@ -34,13 +35,18 @@ public record LabeledImages(int size, float[][] pixels, long[] labels) {
         return labels.length;
     }
 
-    /** Decodes every sample, in parallel over the common pool; an unreadable image is an error naming it. */
+    /**
+     * Decodes every sample, in parallel over the common pool; an unreadable image, or one above the
+     * pixel limit {@code hadoop} sets ({@link DataLimits}), is an error naming it and its list line.
+     */
     public static LabeledImages load(List<Sample> samples, Configuration hadoop, int size, Normalization norm) {
         float[][] pixels = new float[samples.size()][];
         long[] labels = new long[samples.size()];
+        long maxPixels = DataLimits.of(hadoop).maxImagePixels();
         IntStream.range(0, samples.size()).parallel().forEach(i -> {
             Sample s = samples.get(i);
-            pixels[i] = ImagePreprocessor.toTensor(ImageDecoder.decode(read(hadoop, s.path()), s.origin()), size, norm);
+            pixels[i] = ImagePreprocessor.toTensor(ImageDecoder.decode(read(hadoop, s.path()), s.describe(), maxPixels),
+                    size, norm);
             labels[i] = s.label();
         });
         return new LabeledImages(size, pixels, labels);
@@ -105,6 +111,7 @@ public record LabeledImages(int size, float[][] pixels, long[] labels) {
      */
     public static Iterable<ImageBatch> stream(List<Sample> samples, Configuration hadoop, int size, Normalization norm,
             int batchSize) {
+        long maxPixels = DataLimits.of(hadoop).maxImagePixels();
         return () -> new Iterator<>() {
             int next;
 
@@ -125,7 +132,8 @@ public record LabeledImages(int size, float[][] pixels, long[] labels) {
                 long[] labels = part.stream().mapToLong(Sample::label).toArray();
                 long[] rows = part.stream().mapToLong(Sample::row).toArray();
                 next = to;
-                return ImageBatch.of(bytes, part.stream().map(Sample::origin).toList(), labels, rows, size, norm);
+                return ImageBatch.of(bytes, part.stream().map(Sample::describe).toList(), labels, rows, size, norm,
+                        maxPixels);
             }
         };
     }

@@ -72,7 +72,7 @@ class DatasetReaderTest {
     void aCorruptImageFailsTheCheckNamingFileAndLineAndLenientModeReportsIt() throws IOException {
         Files.writeString(root.resolve("toy/images/000002.png"), "this is not a png");
         var e = assertThrows(IllegalArgumentException.class, () -> checker.check(root.toString(), TOY, true, false));
-        assertTrue(e.getMessage().contains("000002.png") && e.getMessage().contains("train800.txt:3")
+        assertTrue(e.getMessage().contains("000002.png (train800.txt line 3)")
                 && e.getMessage().contains("undecodable"), e.getMessage());
         var report = checker.check(root.toString(), TOY, true, true);
         // listed in train800 and train800val200
@@ -148,5 +148,84 @@ class DatasetReaderTest {
         assertEquals(List.of(0, 1), train.stream().map(Sample::label).toList());
         assertTrue(train.get(0).path().endsWith("/mine/train/ant/ant-1.png"));
         assertEquals(4, reader.read(root.toString(), mine, Split.TRAINVAL).size());
+    }
+
+    /** The message for an entry that leaves the toy task's folder. */
+    private String outside(String list, int line, String entry) {
+        return list + ".txt line " + line + ": '" + entry + "' resolves outside the task folder "
+                + "file:" + root.resolve("toy") + "; pass --allow-outside-paths to allow it";
+    }
+
+    @Test
+    void entriesThatLeaveTheTaskFolderAreRefusedNamingFileAndLine() throws IOException {
+        Files.writeString(root.resolve("outside.png"), "x");
+        for (String entry : new String[] {"../outside.png", "../../outside.png", "images/../../outside.png",
+            "/etc/passwd", root.resolve("outside.png").toString(), "file:/etc/passwd", "file://otherhost" + root + "/toy/a.png",
+            "s3a://lake/vtab/toy/images/000000.png", "hdfs://namenode/data/x.png", "//otherhost/toy/a.png",
+            "../toy2/images/x.png", "../toy.png"}) {
+            list("train800", "images/000000.png 0", entry + " 1");
+            var e = assertThrows(IllegalArgumentException.class, () -> reader.read(root.toString(), TOY, Split.TRAIN), entry);
+            assertEquals(outside("train800", 2, entry), e.getMessage());
+            // every command reads its lists through the reader, and the checker too, before opening any image
+            e = assertThrows(IllegalArgumentException.class, () -> checker.check(root.toString(), TOY, false, true), entry);
+            assertEquals(outside("train800", 2, entry), e.getMessage());
+        }
+    }
+
+    @Test
+    void nestedRelativePathsThatStayInsideAreRead() throws IOException {
+        Path deep = Files.createDirectories(root.resolve("toy/images/a/b"));
+        Files.copy(root.resolve("toy/images/000001.png"), deep.resolve("x.png"));
+        list("train800", "images/a/b/x.png 0", "./images/000001.png 1", "images/a/../000002.png 2",
+                "images/a/b/../../../images/000003.png 0", root.resolve("toy/images/000004.png") + " 1",
+                new org.apache.hadoop.fs.Path(root.resolve("toy/images/000005.png").toUri()) + " 2");
+        List<Sample> train = reader.read(root.toString(), TOY, Split.TRAIN);
+        assertEquals(6, train.size());
+        assertTrue(train.get(0).path().endsWith("/toy/images/a/b/x.png"), train.get(0).path());
+        assertTrue(train.get(2).path().endsWith("/toy/images/000002.png"), train.get(2).path());
+        assertTrue(train.get(3).path().endsWith("/toy/images/000003.png"), train.get(3).path());
+        assertTrue(checker.check(root.toString(), TOY, true, false).problems().isEmpty());
+    }
+
+    @Test
+    void otherBucketsHostsAndSchemesAreOutsideAnS3TaskFolder() {
+        var task = new org.apache.hadoop.fs.Path("s3a://lake/vtab/dtd");
+        for (String entry : new String[] {"s3a://other/vtab/dtd/images/x.jpg", "//other/vtab/dtd/images/x.jpg",
+            "s3://lake/vtab/dtd/images/x.jpg", "file:/vtab/dtd/images/x.jpg", "/vtab/dtd2/x.jpg", "../dtd2/x.jpg",
+            "/etc/passwd", "../../../../x.jpg"}) {
+            assertTrue(!DatasetReader.inside(task, new org.apache.hadoop.fs.Path(task, entry)), entry);
+        }
+        for (String entry : new String[] {"images/x.jpg", "s3a://lake/vtab/dtd/images/x.jpg", "/vtab/dtd/images/x.jpg",
+            "images/../x.jpg", "a/b/c/d.jpg"}) {
+            assertTrue(DatasetReader.inside(task, new org.apache.hadoop.fs.Path(task, entry)), entry);
+        }
+    }
+
+    @Test
+    void theAllowOptionLetsOutsidePathsThrough() throws IOException {
+        Path outsideImage = root.resolve("elsewhere/outside.png");
+        Files.createDirectories(outsideImage.getParent());
+        Files.copy(root.resolve("toy/images/000001.png"), outsideImage);
+        list("train800", "images/000000.png 0", "../elsewhere/outside.png 1", outsideImage + " 2");
+        var allowing = new Configuration();
+        allowing.setBoolean(DataLimits.ALLOW_OUTSIDE_PATHS, true);
+        List<Sample> train = new DatasetReader(allowing).read(root.toString(), TOY, Split.TRAIN);
+        assertEquals(3, train.size());
+        assertTrue(train.get(1).path().endsWith("/elsewhere/outside.png"), train.get(1).path());
+        assertTrue(new DatasetChecker(allowing).check(root.toString(), TOY, true, false).problems().isEmpty());
+        assertTrue(new DatasetReader(new Configuration(), true).read(root.toString(), TOY, Split.TRAIN).size() == 3);
+    }
+
+    @Test
+    void fgvcEntriesMustStayInsideTheImageFolder() throws IOException {
+        Path task = Files.createDirectories(root.resolve("Birds/images"));
+        Files.writeString(task.getParent().resolve("train.json"), "{\"a/1.jpg\": 10, \"../../secret.jpg\": 30}");
+        Files.writeString(task.getParent().resolve("val.json"), "{\"c/3.jpg\": 20}");
+        Files.writeString(task.getParent().resolve("test.json"), "{\"d/4.jpg\": 30}");
+        var birds = new TaskSpec("birds", 3, "fgvc", TaskSpec.Layout.FGVC, "Birds", "images");
+        var e = assertThrows(IllegalArgumentException.class, () -> reader.read(root.toString(), birds, Split.TRAIN));
+        assertEquals("train.json: '../../secret.jpg' resolves outside the image folder "
+                + "file:" + task + "; pass --allow-outside-paths to allow it", e.getMessage());
+        assertEquals(1, reader.read(root.toString(), birds, Split.VAL).size());
     }
 }

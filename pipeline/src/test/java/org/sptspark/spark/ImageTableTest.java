@@ -81,7 +81,7 @@ class ImageTableTest {
         var e = assertThrows(Exception.class,
                 () -> ImageTable.read(spark, extra.toString(), TASK, Split.TEST, 2).collectAsList());
         String message = String.valueOf(e.getMessage()) + String.valueOf(e.getCause());
-        assertTrue(message.contains("000003.png") && message.contains("test.txt:4"), message);
+        assertTrue(message.contains("000003.png (test.txt line 4)"), message);
     }
 
     @Test

@@ -43,7 +43,7 @@ import org.sptspark.tuning.TuningLayout;
 /**
  * {@code spt predict}'s job: two artifacts of different methods and class counts on one shared
  * backbone give exactly what each artifact opened on its own backbone copy gives; a broken image
- * is reported; a foreign artifact is refused.
+ * and a decompression bomb are reported; a foreign artifact is refused.
  */
 class PredictionTest {
 
@@ -100,6 +100,8 @@ class PredictionTest {
             Files.write(images.resolve(String.format("img%02d.png", i)), VtabWriter.png(gen.item("test", i).image()));
         }
         Files.writeString(images.resolve("broken.png"), "not an image");
+        // a decompression bomb (20000x20000 declared): skipped from its header, like an undecodable image
+        Files.write(images.resolve("bomb.png"), org.sptspark.bench.PreprocessBenchmark.decompressionBomb(20000, 20000, false));
         Files.writeString(images.resolve("notes.txt"), "ignored: not an image name");
 
         SparkSession spark = LocalSpark.start("PredictionTest");
@@ -107,11 +109,14 @@ class PredictionTest {
             String out = dir.resolve("predictions").toString();
             var summary = Prediction.run(spark, backbone.toString(), List.of(lora, bias), dir.resolve("images").toString(),
                     out, 3, 4, line -> { });
-            assertEquals(12, summary.images());
+            assertEquals(13, summary.images());
             assertEquals(22, summary.predictions());
-            assertEquals(1, summary.skipped());
-            assertTrue(summary.firstSkipped().get(0).contains("broken.png"), summary.firstSkipped().toString());
-            assertTrue(Files.readString(dir.resolve("predictions/_skipped/skipped.jsonl")).contains("broken.png"));
+            assertEquals(2, summary.skipped());
+            assertTrue(summary.firstSkipped().get(0).contains("bomb.png: 20000x20000 = 400,000,000 pixels, above the limit"
+                    + " of 178,956,970 (PIL's)"), summary.firstSkipped().toString());
+            assertTrue(summary.firstSkipped().get(1).contains("broken.png"), summary.firstSkipped().toString());
+            String skipList = Files.readString(dir.resolve("predictions/_skipped/skipped.jsonl"));
+            assertTrue(skipList.contains("broken.png") && skipList.contains("ImageTooLargeException"), skipList);
 
             List<Row> rows = spark.read().parquet(out).collectAsList();
             assertEquals(22, rows.size());
