@@ -68,8 +68,8 @@ final class AllocateCommand implements Callable<Integer> {
         ScoresManifest manifest = ScoresStore.manifest(hadoop, scores);
         String suite = manifest.task().suite();
         String task = manifest.task().name();
-        var rule = new AllocationRule(AllocationRule.Module.valueOf(method.toUpperCase(Locale.ROOT)), rank, alpha, beta,
-                AllocationRule.Mode.valueOf(mode.toUpperCase(Locale.ROOT)), true);
+        var rule = new AllocationRule(choice("--method", method, AllocationRule.Module.class), rank, alpha, beta,
+                choice("--mode", mode, AllocationRule.Mode.class), true);
         var space = s.space();
         List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, space.backboneSize())).toList();
         List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed);
@@ -95,5 +95,16 @@ final class AllocateCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "allocation table: %d rows in %s (run=%s)%n", rows.size(), table, runId);
         out.flush();
         return 0;
+    }
+
+    /** An option's value among an enum's constants, by lower-case name; bad input names the choices. */
+    static <E extends Enum<E>> E choice(String option, String value, Class<E> type) {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(value.strip())) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException(option + " '" + value + "': expected one of " + java.util.Arrays.stream(
+                type.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT)).collect(java.util.stream.Collectors.joining(", ")));
     }
 }

@@ -1,6 +1,7 @@
 package org.sptspark.jobs;
 
 import org.apache.spark.sql.SparkSession;
+import org.sptspark.lake.Secrets;
 
 /** The jobs' Spark session: the master and settings spark-submit gives, or local mode for jobs/bin/spt. */
 final class SparkSessions {
@@ -33,6 +34,38 @@ final class SparkSessions {
                     .config("spark.driver.bindAddress", "127.0.0.1")
                     .config("spark.ui.enabled", "false");
         }
-        return builder.getOrCreate();
+        SparkSession spark = builder.getOrCreate();
+        recordSettings(spark);
+        return spark;
+    }
+
+    /**
+     * Remembers the session's secret settings (S3A's keys among them), so that whatever the job
+     * prints or records has them masked, and lets a failure's log list its settings, masked.
+     */
+    static void recordSettings(SparkSession spark) {
+        var sc = spark.sparkContext();
+        var conf = new java.util.ArrayList<java.util.Map.Entry<String, String>>();
+        for (scala.Tuple2<String, String> e : sc.getConf().getAll()) {
+            conf.add(java.util.Map.entry(e._1(), e._2()));
+        }
+        Secrets.remember(conf);
+        Secrets.remember(sc.hadoopConfiguration());
+        Failures.sessionSettings(() -> {
+            var settings = new java.util.TreeMap<String, String>();
+            for (scala.Tuple2<String, String> e : sc.getConf().getAll()) {
+                settings.put(e._1(), e._2());
+            }
+            // S3A's settings as the jobs' Hadoop configuration has them (spark.hadoop.* and core-site.xml)
+            var hadoop = sc.hadoopConfiguration();
+            for (java.util.Map.Entry<String, String> e : hadoop) {
+                String[] from = hadoop.getPropertySources(e.getKey());
+                boolean builtIn = from != null && from.length == 1 && from[0].equals("core-default.xml");
+                if (!builtIn && (e.getKey().startsWith("fs.s3a.") || e.getKey().equals("fs.defaultFS"))) {
+                    settings.put("hadoop " + e.getKey(), e.getValue());
+                }
+            }
+            return settings;
+        });
     }
 }

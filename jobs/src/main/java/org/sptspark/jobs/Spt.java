@@ -2,6 +2,8 @@ package org.sptspark.jobs;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code spt} command line: one subcommand per job, run locally by {@code jobs/bin/spt} or on
@@ -16,12 +18,20 @@ import picocli.CommandLine.Command;
             SweepCommand.class, PredictCommand.class, ReportCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
+    @Option(names = Failures.VERBOSE, scope = ScopeType.INHERIT,
+            description = "On failure, print the stack trace after the error line (otherwise it goes to the log file that line names).")
+    boolean verbose;
+
     public static void main(String[] args) {
-        // no run-time downloads: the PyTorch natives come from Maven Central on the class path
+        offline();
+        System.exit(Failures.execute(new CommandLine(new Spt()), Spt::configure, args));
+    }
+
+    /** No run-time downloads: the PyTorch natives come from Maven Central on the class path (or the node's torch). */
+    static void offline() {
         if (System.getProperty("ai.djl.offline") == null) {
             System.setProperty("ai.djl.offline", "true");
         }
-        System.exit(commandLine().execute(args));
     }
 
     /** The configured parser: bad input prints one clear line, not a stack trace. */
@@ -29,19 +39,16 @@ public final class Spt {
         return configure(new CommandLine(new Spt()));
     }
 
-    /** Defaults from the configuration file and one clear line for bad input, for either command line. */
+    /**
+     * Defaults from the configuration file, and every failure in one line with its exit code
+     * ({@link Failures}), for either command line.
+     */
     static CommandLine configure(CommandLine cli) {
+        Failures.install(cli);
         var defaults = ConfigDefaults.locate();
         if (defaults != null) {
             cli.setDefaultValueProvider(defaults);
         }
-        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException) {
-                commandLine.getErr().println("spt " + commandLine.getCommandName() + ": " + e.getMessage());
-                return 2;
-            }
-            throw e;
-        });
         return cli;
     }
 }

@@ -1,7 +1,9 @@
 package org.sptspark.jobs;
 
-import picocli.CommandLine.Command;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The Spark-free part of the command line, for a node that has no Spark: the portable bundle's
@@ -17,10 +19,12 @@ import picocli.CommandLine;
         subcommands = {ModelInfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class SptNode {
 
+    @Option(names = Failures.VERBOSE, scope = ScopeType.INHERIT,
+            description = "On failure, print the stack trace after the error line (otherwise it goes to the log file that line names).")
+    boolean verbose;
+
     public static void main(String[] args) {
-        if (System.getProperty("ai.djl.offline") == null) {
-            System.setProperty("ai.djl.offline", "true");
-        }
-        System.exit(Spt.configure(new CommandLine(new SptNode())).execute(args));
+        Spt.offline();
+        System.exit(Failures.execute(new CommandLine(new SptNode()), Spt::configure, args));
     }
 }

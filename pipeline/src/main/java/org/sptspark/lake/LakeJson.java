@@ -2,9 +2,12 @@ package org.sptspark.lake;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 
 /**
  * The JSON codec every lake format shares: records map to objects field by field in declaration
@@ -18,9 +21,31 @@ public final class LakeJson {
 
     private LakeJson() {}
 
-    /** A value as a JSON tree. */
+    /**
+     * A value as a JSON tree, its strings {@linkplain Secrets#redact redacted}: what the lake's
+     * documents record (data roots, checkpoint URIs, messages) never carries a credential.
+     */
     public static JsonElement tree(Object value) {
-        return GSON.toJsonTree(value);
+        return redacted(GSON.toJsonTree(value), null);
+    }
+
+    /** {@code json} with its strings redacted; a value under a secret setting's name (one with a dot) masked. */
+    private static JsonElement redacted(JsonElement json, String key) {
+        if (json instanceof JsonPrimitive p && p.isString()) {
+            String text = p.getAsString();
+            String shown = key != null && key.indexOf('.') >= 0 ? Secrets.redactSetting(key, text) : Secrets.redact(text);
+            return shown.equals(text) ? json : new JsonPrimitive(shown);
+        }
+        if (json instanceof JsonObject o) {
+            for (var e : o.entrySet()) {
+                e.setValue(redacted(e.getValue(), e.getKey()));
+            }
+        } else if (json instanceof JsonArray a) {
+            for (int i = 0; i < a.size(); i++) {
+                a.set(i, redacted(a.get(i), null));
+            }
+        }
+        return json;
     }
 
     /**

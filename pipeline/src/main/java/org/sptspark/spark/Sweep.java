@@ -26,6 +26,7 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskRef;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.lake.Secrets;
 import org.sptspark.lake.SoftwareVersions;
 import org.sptspark.model.BackboneRef;
 import org.sptspark.model.CheckpointFiles;
@@ -96,8 +97,11 @@ public final class Sweep {
     }
 
     /** A sweep that calls {@code hook} on the executor before each training. */
-    public static Result run(SparkSession spark, Config c, Consumer<String> log, TaskHook hook) {
+    public static Result run(SparkSession spark, Config c, Consumer<String> progress, TaskHook hook) {
         long started = System.nanoTime();
+        // the lines name the backbone, the lake and its folders: no credential in them
+        Secrets.remember(spark.sparkContext().hadoopConfiguration());
+        Consumer<String> log = line -> progress.accept(Secrets.redact(line));
         if (c.methods().contains(Method.SNELLA)) {
             c.snella().checkEpochs(c.recipe().epochs());
         }

@@ -7,6 +7,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.sptspark.data.TaskSpec;
+import org.sptspark.lake.Secrets;
 
 /** The results table: one row per (run, task, method, budget), partitioned by run. */
 public final class ResultsTable {
@@ -38,11 +39,13 @@ public final class ResultsTable {
 
     private ResultsTable() {}
 
+    /** A row; its paths {@linkplain Secrets#redact redacted}, as every table's are. */
     public static Row row(String run, String suite, TaskSpec task, String backbone, String backboneSha,
             TaskTraining.Outcome o, String versions) {
         return RowFactory.create(run, suite, task.name(), task.group(), o.method(), o.budgetLabel(),
                 o.budgetLabel() == null ? null : o.budgetTarget(), o.achieved(), o.trainableWithHead(), o.top1(),
-                o.testImages(), backbone, backboneSha, o.planId(), o.folder(), o.artifactBytes(), o.trainSeconds(),
+                o.testImages(), Secrets.redact(backbone), backboneSha, o.planId(), Secrets.redact(o.folder()),
+                o.artifactBytes(), o.trainSeconds(),
                 o.evalSeconds(), o.reused(), versions, Timestamp.from(Instant.now()), o.precision());
     }
 }

@@ -98,9 +98,11 @@ public final class TaskTraining {
      * Trains, evaluates and commits, or returns the committed outcome.
      *
      * @param device where the model lives (a task's GPU, or the CPU)
-     * @param log receives progress lines (one per epoch)
+     * @param progress receives progress lines (one per epoch)
      */
-    public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> log) {
+    public static Outcome run(Request r, Configuration hadoop, ai.djl.Device device, Consumer<String> progress) {
+        // the lines name the lake's folders: no credential in them
+        Consumer<String> log = line -> progress.accept(org.sptspark.lake.Secrets.redact(line));
         // One training at a time per JVM, from loading to evaluation: the modules' dropout draws from the
         // engine's global generator, reseeded every step, and DJL allows one gradient collector per JVM.
         synchronized (org.sptspark.model.Gradients.ENGINE_LOCK) {

@@ -66,16 +66,33 @@ public final class S3Proxy implements AutoCloseable {
 
     /** Points S3A at this server. */
     public void configure(Configuration hadoop) {
-        hadoop.set("fs.s3a.endpoint", endpoint);
-        hadoop.set("fs.s3a.endpoint.region", "us-east-1");
-        hadoop.setBoolean("fs.s3a.path.style.access", true);
-        hadoop.setBoolean("fs.s3a.connection.ssl.enabled", false);
-        hadoop.set("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
-        hadoop.set("fs.s3a.access.key", accessKey);
-        hadoop.set("fs.s3a.secret.key", secretKey);
+        settings().forEach(hadoop::set);
+    }
+
+    /** The S3A settings that reach this server, as {@link #configure} sets them (without {@code spark.hadoop.}). */
+    public java.util.Map<String, String> settings() {
+        var s = new java.util.LinkedHashMap<String, String>();
+        s.put("fs.s3a.endpoint", endpoint);
+        s.put("fs.s3a.endpoint.region", "us-east-1");
+        s.put("fs.s3a.path.style.access", "true");
+        s.put("fs.s3a.connection.ssl.enabled", "false");
+        s.put("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
+        s.put("fs.s3a.access.key", accessKey);
+        s.put("fs.s3a.secret.key", secretKey);
         // a test fails fast instead of retrying a dead endpoint for minutes
-        hadoop.setInt("fs.s3a.attempts.maximum", 2);
-        hadoop.setInt("fs.s3a.retry.limit", 2);
+        s.put("fs.s3a.attempts.maximum", "2");
+        s.put("fs.s3a.retry.limit", "2");
+        return s;
+    }
+
+    /** The access key this server accepts (random per run). */
+    public String accessKey() {
+        return accessKey;
+    }
+
+    /** The secret key this server accepts (random per run). */
+    public String secretKey() {
+        return secretKey;
     }
 
     @Override

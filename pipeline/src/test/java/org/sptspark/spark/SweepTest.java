@@ -1,11 +1,13 @@
 package org.sptspark.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDManager;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +25,7 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.StructuredTaskGenerator;
 import org.sptspark.data.Suite;
 import org.sptspark.data.VtabWriter;
+import org.sptspark.lake.Secrets;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitPresets;
@@ -99,20 +103,34 @@ class SweepTest {
         }
     }
 
+    /**
+     * A sweep on S3, its keys given as Spark settings ({@code spark.hadoop.fs.s3a.access.key},
+     * {@code secret.key}, {@code session.token}): the keys appear in none of its log lines (ours and
+     * Spark's, from INFO up), none of the objects it wrote (manifests, plans, scores, artifacts,
+     * Parquet) and no cell of its tables.
+     */
     @Test
-    void aSweepReadsItsDataFromAndWritesItsLakeToS3() throws Exception {
+    void aSweepReadsItsDataFromAndWritesItsLakeToS3WithoutRecordingItsKeys() throws Exception {
         assumeTrue(Files.isRegularFile(S3Proxy.JAR), "run through Maven: the build copies S3Proxy to " + S3Proxy.JAR);
-        try (var s3 = new S3Proxy(dir, "bucket")) {
+        String token = "FwoGZXIvYXdzE" + java.util.UUID.randomUUID().toString().replace("-", "");
+        try (var s3 = new S3Proxy(dir, "bucket"); var logs = LogCapture.start()) {
             Configuration hadoop = HadoopFiles.configuration();
             s3.configure(hadoop);
             writeTasks(hadoop, "s3a://bucket/data", List.of("gen_clevr_count"));
             var remote = new org.apache.hadoop.fs.Path("s3a://bucket/backbones/demo.safetensors");
             remote.getFileSystem(hadoop).copyFromLocalFile(new org.apache.hadoop.fs.Path(backbone(dir).toUri()), remote);
-            SparkSession spark = LocalSpark.start("SweepS3Test");
+            var settings = new HashMap<String, String>();
+            s3.settings().forEach((k, v) -> settings.put("spark.hadoop." + k, v));
+            settings.put("spark.hadoop.fs.s3a.session.token", token); // unused by the simple provider, but set
+            settings.put("spark.logConf", "true");
+            SparkSession spark = LocalSpark.start("SweepS3Test", settings);
             try {
+                // where a session was already running, its Hadoop configuration gets the settings here
                 s3.configure(spark.sparkContext().hadoopConfiguration());
+                spark.sparkContext().hadoopConfiguration().set("fs.s3a.session.token", token);
+                var lines = new ArrayList<String>();
                 var result = Sweep.run(spark, config(List.of("gen_clevr_count"), "s3a://bucket/data", remote.toString(),
-                        "s3a://bucket/lake", "s3"), line -> { });
+                        "s3a://bucket/lake", "s3"), lines::add);
                 assertEquals(2, result.entries().size());
                 for (var e : result.entries()) {
                     assertTrue(e.outcome().folder().startsWith("s3a://bucket/lake/artifacts/demo/gen_clevr_count/"),
@@ -120,10 +138,29 @@ class SweepTest {
                     assertTrue(Artifacts.committed(spark.sparkContext().hadoopConfiguration(), e.outcome().folder()));
                 }
                 assertEquals(2, spark.read().parquet("s3a://bucket/lake/tables/results").where("run = 's3'").count());
-                try (var found = Files.walk(dir.resolve("s3-store/bucket/lake/artifacts"))) {
-                    assertEquals(2, found.filter(p -> p.getFileName().toString().equals(Artifacts.MANIFEST)).count(),
-                            "the artifacts really are in the S3 server's store");
+                List<Path> objects;
+                try (var found = Files.walk(dir.resolve("s3-store/bucket/lake"))) {
+                    objects = found.filter(Files::isRegularFile).toList();
                 }
+                assertEquals(2, objects.stream().filter(p -> p.getFileName().toString().equals(Artifacts.MANIFEST)
+                        && p.toString().contains("/artifacts/")).count(), "the artifacts really are in the S3 server's store");
+
+                String logged = String.join("\n", lines) + "\n" + logs.text();
+                assertTrue(logged.contains("s3a://bucket/lake") && logged.contains("INFO org.apache.spark"), "logs captured");
+                List<Row> rows = new ArrayList<>(spark.read().parquet("s3a://bucket/lake/tables/results").collectAsList());
+                rows.addAll(spark.read().parquet("s3a://bucket/lake/tables/allocation").collectAsList());
+                for (String secret : List.of(s3.accessKey(), s3.secretKey(), token)) {
+                    assertFalse(logged.contains(secret), "a log line shows an S3 key");
+                    for (Row row : rows) {
+                        assertFalse(row.toString().contains(secret), "a table row shows an S3 key: " + row);
+                    }
+                    for (Path p : objects) {
+                        assertFalse(new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1).contains(secret),
+                                p + " holds an S3 key");
+                    }
+                }
+                // the sweep remembered the keys from its Hadoop configuration: a message quoting one is masked
+                assertEquals("signature for " + Secrets.MASK, Secrets.redact("signature for " + s3.secretKey()));
             } finally {
                 spark.stop();
             }
