@@ -1,7 +1,10 @@
 package org.sptspark.allocation;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -19,12 +22,29 @@ public final class PlanStore {
         return new Path(dir, "spt-" + module.id() + "-" + budgetLabel + ".json").toString();
     }
 
-    /** Commits a plan (the file is its own manifest, with no payload); returns its file. */
+    /**
+     * Commits a plan (the file is its own manifest, with no payload); returns its file. The same plan
+     * already there (a re-run's, or a concurrent sweep's) is left in place, so a reader never finds
+     * the file gone while it is rewritten; another plan there is replaced.
+     */
     public static String write(Configuration hadoop, String lake, String suite, String task, String scoresFolder,
             TuningPlan plan) throws IOException {
         String file = file(lake, suite, task, scoresFolder, plan.rule().module(), plan.budget().label());
         byte[] json = PlanJson.write(plan).getBytes(StandardCharsets.UTF_8);
-        LakeFiles.commit(hadoop, new Path(file), List.of(), files -> json);
+        Path path = new Path(file);
+        if (!holds(hadoop, path, json)
+                && LakeFiles.commitIfAbsent(hadoop, path, List.of(), files -> json).isEmpty()
+                && !holds(hadoop, path, json)) {
+            LakeFiles.commit(hadoop, path, List.of(), files -> json);
+        }
         return file;
+    }
+
+    private static boolean holds(Configuration hadoop, Path file, byte[] content) throws IOException {
+        try (InputStream in = file.getFileSystem(hadoop).open(file)) {
+            return Arrays.equals(in.readAllBytes(), content);
+        } catch (FileNotFoundException e) {
+            return false;
+        }
     }
 }

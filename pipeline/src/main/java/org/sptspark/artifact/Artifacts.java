@@ -48,8 +48,9 @@ public final class Artifacts {
     }
 
     /**
-     * Commits a tuned model's artifact: any old manifest is removed first, then the tensors are
-     * written, then the manifest with their SHA-256 and size and the commit's time.
+     * Commits a tuned model's artifact, replacing one already there: the tensors and the manifest,
+     * with their SHA-256 and size and the commit's time, are staged, then moved into place under the
+     * folder's commit lock, manifest last ({@link LakeFiles#commit}).
      *
      * @param manifest everything the caller records (task, backbone, method, budget, plan, recipe,
      *     metrics, versions); {@code files} and {@code createdAt} are set here
@@ -57,14 +58,29 @@ public final class Artifacts {
      */
     public static long write(Configuration hadoop, String folder, TunedModel tuned, ArtifactManifest manifest)
             throws IOException {
-        var tensors = new LakeFiles.Payload(TENSORS, out -> {
+        Map<String, FileDigest> files = LakeFiles.commit(hadoop, new Path(folder, MANIFEST), List.of(payload(tuned)),
+                digests -> manifest.committed(digests, Instant.now().toString()).toJson());
+        return files.get(TENSORS).bytes();
+    }
+
+    /**
+     * Commits as {@link #write} does unless the folder already holds a committed artifact (another
+     * writer's, committed while this one trained): then nothing is written and this one is discarded.
+     *
+     * @return whether this artifact was committed
+     */
+    public static boolean writeIfAbsent(Configuration hadoop, String folder, TunedModel tuned, ArtifactManifest manifest)
+            throws IOException {
+        return LakeFiles.commitIfAbsent(hadoop, new Path(folder, MANIFEST), List.of(payload(tuned)),
+                digests -> manifest.committed(digests, Instant.now().toString()).toJson()).isPresent();
+    }
+
+    private static LakeFiles.Payload payload(TunedModel tuned) {
+        return new LakeFiles.Payload(TENSORS, out -> {
             try (NDManager scratch = NDManager.newBaseManager(ai.djl.Device.cpu())) {
                 tuned.export(scratch).encode(out, NDList.Encoding.SAFETENSORS);
             }
         });
-        Map<String, FileDigest> files = LakeFiles.commit(hadoop, new Path(folder, MANIFEST), List.of(tensors),
-                digests -> manifest.committed(digests, Instant.now().toString()).toJson());
-        return files.get(TENSORS).bytes();
     }
 
     /** Whether the folder holds a committed artifact (a manifest this build reads); files are not verified here. */

@@ -23,7 +23,7 @@ import org.sptspark.model.TensorSpec;
  * Sensitivity scores on the lake: a folder holding {@code scores.safetensors} (F32, one tensor per
  * scored parameter, timm names with q/k/v split) and {@code manifest.json}, written last: a folder
  * without a valid manifest does not exist for readers, so a job killed mid-write leaves nothing
- * half-visible, and a re-run overwrites it.
+ * half-visible, and a re-run commits it ({@link org.sptspark.lake.LakeFiles#commit}).
  *
  * <p>Manifest: {@link ScoresManifest}.
  */
@@ -57,13 +57,33 @@ public final class ScoresStore {
 
     /**
      * Commits the scores and their manifest (the commit point), completing {@code provenance} with
-     * the scores' id and digest.
+     * the scores' id and digest; committed scores already there are replaced.
      */
     public static void write(Configuration hadoop, String folder, SensitivityScores scores, ScoresManifest provenance) {
+        write(hadoop, folder, scores, provenance, true);
+    }
+
+    /**
+     * Commits as {@link #write} does unless the folder already holds committed scores (another
+     * writer's, committed while these were computed): then nothing is written.
+     *
+     * @return whether these scores were committed
+     */
+    public static boolean writeIfAbsent(Configuration hadoop, String folder, SensitivityScores scores,
+            ScoresManifest provenance) {
+        return write(hadoop, folder, scores, provenance, false);
+    }
+
+    private static boolean write(Configuration hadoop, String folder, SensitivityScores scores, ScoresManifest provenance,
+            boolean replace) {
         try {
             var payload = new LakeFiles.Payload(SCORES, out -> encode(scores, out));
-            LakeFiles.commit(hadoop, new Path(folder, MANIFEST), List.of(payload),
-                    files -> provenance.committed(files.get(SCORES).sha256(), files).toJson());
+            LakeFiles.ManifestWriter manifest = files -> provenance.committed(files.get(SCORES).sha256(), files).toJson();
+            if (replace) {
+                LakeFiles.commit(hadoop, new Path(folder, MANIFEST), List.of(payload), manifest);
+                return true;
+            }
+            return LakeFiles.commitIfAbsent(hadoop, new Path(folder, MANIFEST), List.of(payload), manifest).isPresent();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write sensitivity scores to " + folder, e);
         }

@@ -106,6 +106,7 @@ public final class Sweep {
             c.snella().checkEpochs(c.recipe().epochs());
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        org.sptspark.lake.LakeFiles.checkWritable(hadoop, c.lake());
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
         String sha;
         try {
@@ -200,8 +201,15 @@ public final class Sweep {
                 c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20,
                 c.recipe().precision());
         var result = DistributedSensitivity.run(spark, request);
-        ScoresStore.write(hadoop, folder, result.scores(), provenance(c.suite().name(), task, c.dataRoot(), c.backbone(),
-                c.preset(), config, sha, request, result, c.normalization().name(), c.versions()));
+        var provenance = provenance(c.suite().name(), task, c.dataRoot(), c.backbone(), c.preset(), config, sha, request,
+                result, c.normalization().name(), c.versions());
+        if (c.force()) {
+            ScoresStore.write(hadoop, folder, result.scores(), provenance);
+        } else if (!ScoresStore.writeIfAbsent(hadoop, folder, result.scores(), provenance)) {
+            log.accept("sensitivity of " + task.name() + ": another writer committed scores to " + folder
+                    + " first; these are discarded and those used");
+            return folder;
+        }
         log.accept(String.format("sensitivity of %s: %d batches in %.1f s, committed to %s", task.name(), result.batches(),
                 result.seconds(), folder));
         return folder;

@@ -43,7 +43,9 @@ import org.sptspark.tuning.TuningLayout;
 /**
  * SPT's stage 3 for one (task, method, budget), without Spark: load the backbone, build the
  * method's layout (from the plan for SPT), train on {@code train800val200}, evaluate top-1 on
- * {@code test}, and commit the artifact. A committed artifact is not redone unless forced.
+ * {@code test}, and commit the artifact. A committed artifact is not redone unless forced; when
+ * another writer (a concurrent sweep) commits the same artifact while this one trains, this one's
+ * is discarded and the committed one is returned, as reused.
  */
 public final class TaskTraining {
 
@@ -176,7 +178,12 @@ public final class TaskTraining {
                     log.accept(String.format(Locale.ROOT, "%s: test top-1 %.4f on %d images", name, accuracy.top1(),
                             accuracy.images()));
                     ArtifactManifest manifest = manifest(r, plan, layout, tuned, result, accuracy, evalSeconds, trainImages.count());
-                    Artifacts.write(hadoop, folder, tuned, manifest);
+                    if (r.force()) {
+                        Artifacts.write(hadoop, folder, tuned, manifest);
+                    } else if (!Artifacts.writeIfAbsent(hadoop, folder, tuned, manifest)) {
+                        log.accept("another writer committed " + folder + " first; this training is discarded");
+                        return outcome(folder, Artifacts.manifest(hadoop, folder), true);
+                    }
                     log.accept("committed " + folder);
                     return outcome(folder, Artifacts.manifest(hadoop, folder), false);
                 }
