@@ -60,6 +60,10 @@ final class AllocateCommand implements Callable<Integer> {
     @Option(names = "--run", description = "Run id of the allocation table partition (default: allocate-<time>).")
     String run;
 
+    @Option(names = "--strict-budget", description = "Refuse a budget above what the rule can spend on the backbone,"
+            + " instead of planning it at that maximum with a warning.")
+    boolean strictBudget;
+
     @Override
     public Integer call() throws Exception {
         SparkSession spark = SparkSessions.get("spt allocate");
@@ -72,7 +76,11 @@ final class AllocateCommand implements Callable<Integer> {
                 choice("--mode", mode, AllocationRule.Mode.class), true);
         var space = s.space();
         List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, space.backboneSize())).toList();
-        List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed);
+        var err = spec.commandLine().getErr();
+        List<TuningPlan> plans = new BudgetAllocator(s, rule).allocate(parsed, strictBudget, warning -> {
+            err.println("warning: " + warning);
+            err.flush();
+        });
 
         String runId = run != null ? run : "allocate-" + Instant.now().toString().replace(':', '-');
         var rows = new ArrayList<Row>();
@@ -81,10 +89,11 @@ final class AllocateCommand implements Callable<Integer> {
             String file = org.sptspark.allocation.PlanStore.write(hadoop, lake, suite, task, scores, plan);
             rows.addAll(AllocationTable.rows(runId, suite, task, plan));
             var t = plan.totals();
-            out.printf(Locale.ROOT, "%-8s target %,10d achieved %,10d (sparse %,d, %s %,d, whole vectors %,d, cls %d; head %,d"
-                    + " outside the budget), %d of %d matrices structured -> %s%n", plan.budget().label(),
-                    plan.budget().target(), t.achieved(), t.unstructured(), rule.module().id(), t.structured(), t.whole(),
-                    t.clsToken(), t.head(),
+            out.printf(Locale.ROOT, "%-8s target %,10d achieved %,10d%s (sparse %,d, %s %,d, whole vectors %,d, cls %d;"
+                    + " head %,d outside the budget), %d of %d matrices structured -> %s%n", plan.budget().label(),
+                    plan.budget().target(), t.achieved(), plan.budget().target() > t.maxReachable()
+                            ? String.format(Locale.ROOT, " (unreachable: the rule trains at most %,d)", t.maxReachable()) : "",
+                    t.unstructured(), rule.module().id(), t.structured(), t.whole(), t.clsToken(), t.head(),
                     plan.entries().stream().filter(e -> e.decision().kind().equals(rule.module().id())).count(),
                     plan.entries().stream().filter(e -> e.role() == org.sptspark.model.TensorRole.MATRIX).count(), file);
         }

@@ -66,7 +66,7 @@ final class SensitivityCommand implements Callable<Integer> {
         SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);
         Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
-        String sha = org.sptspark.model.CheckpointFiles.sha256(hadoop, where.backbone);
+        String sha = org.sptspark.model.CheckpointFiles.checkedSha256(hadoop, where.backbone, config);
         String folder = ScoresStore.folder(where.lake, s.name(), t.name(), where.preset, sha);
         var out = spec.commandLine().getOut();
         if (!force && ScoresStore.committed(hadoop, folder)) {

@@ -77,6 +77,10 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Recompute scores and retrain even where committed results exist.")
     boolean force;
 
+    @Option(names = "--strict-budget", description = "Refuse a budget above what an SPT method's rule can spend on the"
+            + " backbone, instead of planning it at that maximum with a warning.")
+    boolean strictBudget;
+
     @Override
     public Integer call() {
         SparkSessions.refuseUnsupported(recipe.recipe().precision());
@@ -85,7 +89,7 @@ final class SweepCommand implements Callable<Integer> {
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
                 methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
                 32, 16, run != null ? run : "sweep-" + Instant.now().toString().replace(':', '-'),
-                Versions.json(spark.version()).toString(), force);
+                Versions.json(spark.version()).toString(), force, strictBudget);
         var err = spec.commandLine().getErr();
         Sweep.Result result = Sweep.run(spark, config, line -> {
             err.println(line);

@@ -83,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
-        String sha = org.sptspark.model.CheckpointFiles.sha256(hadoop, where.backbone);
+        String sha = org.sptspark.model.CheckpointFiles.checkedSha256(hadoop, where.backbone, config);
         String versions = Versions.json(spark.version()).toString();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
                 m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions);

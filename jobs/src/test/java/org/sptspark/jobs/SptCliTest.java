@@ -227,6 +227,24 @@ class SptCliTest {
         Run bad = run("allocate", "--scores", scores.toString(), "--budget", "0", "--lake", lake);
         assertEquals(2, bad.exit());
         assertTrue(bad.err().contains("budget '0' must be positive"), bad.err());
+        Run fractional = run("allocate", "--scores", scores.toString(), "--budget", "1.5", "--lake", lake);
+        assertTrue(fractional.exit() != 0 && fractional.err().contains("budget '1.5' is 1.5 parameters, not a whole count"),
+                fractional.err());
+        // 0.4M is more than LoRA r=8 can train on the demo width: 90,720 with every matrix a module, every vector whole
+        Run unreachable = run("allocate", "--scores", scores.toString(), "--budget", "0.4M", "--lake", lake, "--run", "r2");
+        assertEquals(0, unreachable.exit(), unreachable.err());
+        assertTrue(unreachable.err().contains("warning: budget 0.4M (400,000 parameters) cannot be reached on"
+                + " vit_demo_patch4_32: the lora rule (rank 8, alpha 10, beta 5, mixed) trains at most 90,720 parameters"),
+                unreachable.err());
+        assertTrue(unreachable.out().contains("achieved     90,720 (unreachable: the rule trains at most 90,720)"),
+                unreachable.out());
+        Path lora = dir.resolve("lake/plans/demo/gen_dsprites_ori").resolve(scores.getFileName()).resolve("spt-lora-0.4M.json");
+        var recorded = org.sptspark.allocation.PlanJson.read(Files.readString(lora), lora.toString());
+        assertEquals(90_720L, recorded.totals().maxReachable());
+        assertEquals(90_720L, recorded.totals().achieved());
+        Run strict = run("allocate", "--scores", scores.toString(), "--budget", "20k,0.4M", "--lake", lake, "--strict-budget");
+        assertTrue(strict.exit() != 0 && strict.err().contains("budget 0.4M (400,000 parameters) cannot be reached"),
+                strict.err());
 
         // stage 3: SPT under the 10k plan and a baseline, one short epoch each, into artifacts and the results table
         String plan = dir.resolve("lake/plans/demo/gen_dsprites_ori").resolve(scores.getFileName())
@@ -282,6 +300,63 @@ class SptCliTest {
         Run noPlan = run(concat(new String[] {"train", "--method", "spt-lora"}, common));
         assertEquals(2, noPlan.exit());
         assertTrue(noPlan.err().contains("needs --plan"), noPlan.err());
+    }
+
+    /**
+     * A checkpoint cut in half is refused on the driver, in one line naming it, before any Spark job,
+     * by every command that takes a backbone.
+     */
+    @Test
+    void anUnusableBackboneIsRefusedBeforeAnySparkJob() throws Exception {
+        Path whole = dir.resolve("whole.safetensors");
+        try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            org.sptspark.model.Checkpoints.write(org.sptspark.model.VisionTransformer.create(manager,
+                    org.sptspark.model.VitPresets.get("vit_demo_patch8_32"), 3), whole);
+        }
+        byte[] bytes = Files.readAllBytes(whole);
+        Path half = Files.write(dir.resolve("half.safetensors"), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        String expected = "checkpoint " + half + " is not usable: it is truncated: the file ends at byte " + bytes.length / 2
+                + ", its header promises " + bytes.length;
+        var spark = SparkSessions.get("test");
+        var jobs = new java.util.concurrent.atomic.AtomicInteger();
+        var listener = new org.apache.spark.scheduler.SparkListener() {
+            @Override
+            public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart jobStart) {
+                jobs.incrementAndGet();
+            }
+        };
+        spark.sparkContext().addSparkListener(listener);
+        try {
+            String[] task = {"--suite", "demo", "--task", "gen_dsprites_ori", "--data", dir.toString(), "--backbone",
+                half.toString(), "--preset", "vit_demo_patch8_32", "--lake", dir.resolve("lake").toString()};
+            for (String[] args : new String[][] {
+                concat(new String[] {"sensitivity"}, task),
+                concat(new String[] {"train", "--method", "lora"}, task),
+                {"sweep", "--suite", "demo", "--data", dir.toString(), "--backbone", half.toString(), "--preset",
+                    "vit_demo_patch8_32", "--lake", dir.resolve("lake").toString(), "--budgets", "20k"},
+                {"predict", "--backbone", half.toString(), "--artifacts", dir.resolve("none").toString(), "--images",
+                    dir.toString(), "--out", dir.resolve("predictions").toString()}}) {
+                Run r = run(args);
+                assertTrue(r.exit() != 0, args[0] + ": " + r.out());
+                assertTrue(r.err().contains(expected), args[0] + ": " + r.err());
+                assertEquals(1, r.err().strip().lines().count(), args[0] + ": " + r.err());
+            }
+            // a budget the sweep's rule cannot reach, refused when strict before the backbone is even read
+            Run strict = run("sweep", "--suite", "demo", "--data", dir.toString(), "--backbone", half.toString(), "--preset",
+                    "vit_demo_patch8_32", "--lake", dir.resolve("lake").toString(), "--methods", "spt-lora", "--budgets",
+                    "0.4M", "--strict-budget");
+            assertTrue(strict.exit() != 0 && strict.err().contains("budget 0.4M (400,000 parameters) cannot be reached on"
+                    + " vit_demo_patch8_32: the lora rule (rank 8, alpha 10, beta 5, mixed) trains at most 90,720"),
+                    strict.err());
+            Run fractional = run("sweep", "--suite", "demo", "--data", dir.toString(), "--backbone", half.toString(),
+                    "--preset", "vit_demo_patch8_32", "--lake", dir.resolve("lake").toString(), "--budgets", "1.5");
+            assertTrue(fractional.exit() != 0 && fractional.err().contains("budget '1.5' is 1.5 parameters"),
+                    fractional.err());
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            assertEquals(0, jobs.get(), "Spark jobs started");
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+        }
     }
 
     static String[] concat(String[] a, String[] b) {

@@ -3,6 +3,8 @@ package org.sptspark.allocation;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorRole;
 import org.sptspark.model.TensorSpec;
@@ -26,6 +28,11 @@ import org.slf4j.LoggerFactory;
  * relative terms). From these histograms alone the total is known at every bin boundary; only the
  * one bin in which a budget's target is crossed is collected, sorted and swept scalar by scalar.
  * Extra memory: the histograms (256 KiB per tensor) and the crossing bin's entries.
+ *
+ * <p>A rule cannot spend more than {@link #maxReachable()}: with every scalar selected, each matrix
+ * costs at most its module (or its entries), each vector at most its length. A budget above that is
+ * planned at the maximum with a warning naming it, or refused when the caller asks for strictness;
+ * every plan records the maximum in its totals.
  */
 public final class BudgetAllocator {
 
@@ -40,10 +47,14 @@ public final class BudgetAllocator {
     private final long size;
     private final long[] moduleCost;
     private final long clsToken;
+    /** What the rule spends given an unlimited budget; computed on first use. */
+    private long maxReachable = -1;
     /** Per tensor, its scalars per high-16-bit key bin; built on first use. */
     private int[][] histogram;
     /** {@code above[b]}: scalars in bins above b; {@code above[BINS - 1] = 0}. */
     private long[] above;
+    /** The plan total at every bin boundary; built on first use. */
+    private long[] binTotals;
 
     public BudgetAllocator(SensitivityScores scores, AllocationRule rule) {
         this.scores = scores;
@@ -68,8 +79,87 @@ public final class BudgetAllocator {
         this.clsToken = space.get("cls_token").size();
     }
 
-    /** One plan per budget, in the budgets' order. */
+    /**
+     * The most {@code rule} trains on {@code space}'s backbone, whatever the budget: the plan's
+     * total (class token included) when every scored scalar is among the top k. Known before any
+     * scores, it is what the allocator spends given an unlimited budget whenever the total grows
+     * with k, which it does for {@code alpha >= 1} and {@code beta >= 1} (the defaults are 10 and 5):
+     * a matrix then costs its module from the moment it gets one, never less than the entries it
+     * had, and a vector its length.
+     */
+    public static long maxReachable(ParameterSpace space, AllocationRule rule) {
+        long total = space.get("cls_token").size();
+        for (TensorSpec t : space.scored()) {
+            long cost = t.role() == TensorRole.MATRIX ? rule.module().cost(rule.rank(), t.rows(), t.cols()) : 0;
+            total += trainable(rule, t, cost, t.size());
+        }
+        return total;
+    }
+
+    /**
+     * The most this allocator's rule trains on these scores' backbone: the total of the plan
+     * {@link #allocate} makes for an unlimited budget (equal to
+     * {@link #maxReachable(ParameterSpace, AllocationRule)} when the total grows with k).
+     */
+    public long maxReachable() {
+        if (maxReachable < 0) {
+            buildHistogram();
+            maxReachable = closest(Long.MAX_VALUE, binTotals())[1];
+        }
+        return maxReachable;
+    }
+
+    /**
+     * The warning (or, strict, the error) for a budget above what a rule can spend.
+     *
+     * @param max the rule's {@link #maxReachable}
+     */
+    public static String unreachable(Budget budget, long max, ParameterSpace space, AllocationRule rule) {
+        return String.format(Locale.ROOT, "budget %s (%,d parameters) cannot be reached on %s: the %s rule (rank %d,"
+                + " alpha %s, beta %s, %s) trains at most %,d parameters, every matrix and vector it can tune included",
+                budget.label(), budget.target(), space.config().name(), rule.module().id(), rule.rank(),
+                number(rule.alpha()), number(rule.beta()), rule.mode().name().toLowerCase(Locale.ROOT), max);
+    }
+
+    /**
+     * Refuses ({@code strict}) or warns about every budget above what {@code rule} can spend on
+     * {@code space}: the check a sweep makes before any scores exist.
+     *
+     * @param warnings receives one line per unreachable budget when not strict
+     * @throws IllegalArgumentException for the first unreachable budget when strict
+     */
+    public static void checkReachable(List<Budget> budgets, ParameterSpace space, AllocationRule rule, boolean strict,
+            Consumer<String> warnings) {
+        checkReachable(budgets, maxReachable(space, rule), space, rule, strict, warnings);
+    }
+
+    private static void checkReachable(List<Budget> budgets, long max, ParameterSpace space, AllocationRule rule,
+            boolean strict, Consumer<String> warnings) {
+        for (Budget b : budgets) {
+            if (b.target() > max) {
+                String message = unreachable(b, max, space, rule);
+                if (strict) {
+                    throw new IllegalArgumentException(message);
+                }
+                warnings.accept(message + "; its plan trains " + String.format(Locale.ROOT, "%,d", max) + " instead");
+            }
+        }
+    }
+
+    /** One plan per budget, in the budgets' order; an unreachable budget is planned at the maximum, with a logged warning. */
     public List<TuningPlan> allocate(List<Budget> budgets) {
+        return allocate(budgets, false, LOG::warn);
+    }
+
+    /**
+     * One plan per budget, in the budgets' order.
+     *
+     * @param strict refuse a budget above {@link #maxReachable()} instead of planning it at the maximum
+     * @param warnings receives one line per budget above the maximum when not strict
+     * @throws IllegalArgumentException for no budget, a budget above every scored parameter, or (strict)
+     *     one above what the rule can spend
+     */
+    public List<TuningPlan> allocate(List<Budget> budgets, boolean strict, Consumer<String> warnings) {
         if (budgets.isEmpty()) {
             throw new IllegalArgumentException("no budget given");
         }
@@ -84,9 +174,10 @@ public final class BudgetAllocator {
         long start = System.nanoTime();
         buildHistogram();
         long[] binTotals = binTotals();
+        checkReachable(budgets, maxReachable(), space, rule, strict, warnings);
         var plans = new ArrayList<TuningPlan>();
         for (Budget budget : budgets) {
-            plans.add(planAt(closestK(budget.target(), binTotals), budget));
+            plans.add(planAt(closest(budget.target(), binTotals)[0], budget));
         }
         LOG.info("allocated {} budget(s) over {} scores in {} ms", budgets.size(), size,
                 (System.nanoTime() - start) / 1_000_000);
@@ -120,6 +211,9 @@ public final class BudgetAllocator {
 
     /** {@code totals[b]}: the plan total once every scalar of bins >= b is in; {@code totals[BINS]} is k = 0. */
     private long[] binTotals() {
+        if (binTotals != null) {
+            return binTotals;
+        }
         long[] counts = new long[tensors.size()];
         long[] totals = new long[BINS + 1];
         long total = clsToken;
@@ -135,17 +229,18 @@ public final class BudgetAllocator {
             }
             totals[b] = total;
         }
+        binTotals = totals;
         return totals;
     }
 
     /**
-     * The k whose total is closest to {@code target} (the smaller k on a tie). The total never
-     * decreases with k, so it lies in the bin where the total first reaches the target, and a
-     * sweep over that bin's sorted scalars finds it.
+     * The k whose total is closest to {@code target} (the smaller k on a tie), and that total. The
+     * total never decreases with k, so it lies in the bin where the total first reaches the target,
+     * and a sweep over that bin's sorted scalars finds it.
      */
-    private long closestK(long target, long[] binTotals) {
+    private long[] closest(long target, long[] binTotals) {
         if (binTotals[BINS] >= target) {
-            return 0;
+            return new long[] {0, binTotals[BINS]};
         }
         int b = BINS - 1;
         while (b > 0 && binTotals[b] < target) {
@@ -155,6 +250,7 @@ public final class BudgetAllocator {
         long total = binTotals[b + 1];
         long k = above[b];
         long bestK = k;
+        long bestTotal = total;
         long bestDiff = Math.abs(total - target);
         for (long packed : binEntries(b)) {
             int t = tensorOf(index(packed));
@@ -166,12 +262,13 @@ public final class BudgetAllocator {
             if (diff < bestDiff) {
                 bestDiff = diff;
                 bestK = k;
+                bestTotal = total;
             }
             if (total > target) {
                 break;
             }
         }
-        return bestK;
+        return new long[] {bestK, bestTotal};
     }
 
     /** Per tensor, its scalars in bins above {@code b}. */
@@ -220,12 +317,15 @@ public final class BudgetAllocator {
     private enum Kind { FROZEN, SPARSE, STRUCTURED, WHOLE }
 
     private Kind kind(int t, long count) {
+        return kind(rule, tensors.get(t), moduleCost[t], count);
+    }
+
+    private static Kind kind(AllocationRule rule, TensorSpec spec, long moduleCost, long count) {
         if (count == 0) {
             return Kind.FROZEN;
         }
-        TensorSpec spec = tensors.get(t);
         boolean structuredAllowed = rule.mode() != AllocationRule.Mode.UNSTRUCTURED_ONLY;
-        if (spec.role() == TensorRole.MATRIX && structuredAllowed && count * rule.alpha() >= moduleCost[t]) {
+        if (spec.role() == TensorRole.MATRIX && structuredAllowed && count * rule.alpha() >= moduleCost) {
             return Kind.STRUCTURED;
         }
         if (spec.role() == TensorRole.VECTOR && structuredAllowed && rule.structuredVectors()
@@ -237,12 +337,21 @@ public final class BudgetAllocator {
 
     /** Trainable parameters tensor {@code t} gets when {@code count} of its scalars are in the top k. */
     private long trainable(int t, long count) {
-        return switch (kind(t, count)) {
+        return trainable(rule, tensors.get(t), moduleCost[t], count);
+    }
+
+    private static long trainable(AllocationRule rule, TensorSpec spec, long moduleCost, long count) {
+        return switch (kind(rule, spec, moduleCost, count)) {
             case FROZEN -> 0;
             case SPARSE -> count;
-            case STRUCTURED -> moduleCost[t];
-            case WHOLE -> tensors.get(t).size();
+            case STRUCTURED -> moduleCost;
+            case WHOLE -> spec.size();
         };
+    }
+
+    /** A rule's coefficient as the user wrote it: 10, not 10.0. */
+    private static String number(double value) {
+        return value == Math.rint(value) && Math.abs(value) < 1e15 ? Long.toString((long) value) : Double.toString(value);
     }
 
     /**
@@ -295,7 +404,7 @@ public final class BudgetAllocator {
             };
             entries.add(new TuningPlan.Entry(spec.name(), spec.block(), spec.operation(), spec.role(), counts[t], decision));
         }
-        var totals = new TuningPlan.Totals(unstructured, structured, whole, clsToken, space.headSize());
+        var totals = new TuningPlan.Totals(unstructured, structured, whole, clsToken, space.headSize(), maxReachable());
         return new TuningPlan(space.config().name(), space.config().numClasses(), scores.id(), rule, budget, k, entries,
                 totals);
     }

@@ -7,8 +7,13 @@ import org.sptspark.lake.LakeFormat;
 import org.sptspark.lake.LakeJson;
 
 /**
- * A plan file as it is on disk, format {@code spt-plan} version 1 ({@link PlanJson} shows an
+ * A plan file as it is on disk, format {@code spt-plan} version 2 ({@link PlanJson} shows an
  * example and converts it to and from a {@link TuningPlan}).
+ *
+ * <p>Version 2 added {@code totals.maxReachable}, the most the plan's rule can train on its
+ * backbone; version 1 documents, which lack it, read as they are (their id is computed without it,
+ * so it still matches). Version 1 builds refuse version 2 plans by their version rather than
+ * mistaking the new field for an edit.
  *
  * @param id SHA-256 of the document's compact JSON without {@code format}, {@code version} and {@code id}
  * @param backbone the backbone preset planned for
@@ -18,7 +23,7 @@ import org.sptspark.lake.LakeJson;
 public record PlanDocument(String id, String backbone, int numClasses, String scores, Rule rule, BudgetTotals budget,
         TuningPlan.Totals totals, List<Tensor> tensors) {
 
-    public static final LakeFormat FORMAT = new LakeFormat("spt-plan", 1, "tuning plan");
+    public static final LakeFormat FORMAT = new LakeFormat("spt-plan", 2, "tuning plan");
 
     /** The allocation rule: module and mode in lower case. */
     public record Rule(String module, int rank, double alpha, double beta, String mode, boolean structuredVectors) {}

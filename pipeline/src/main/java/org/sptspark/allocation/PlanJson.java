@@ -12,11 +12,12 @@ import org.sptspark.model.TensorRole;
  * The versioned JSON form of a {@link TuningPlan}, which the trainer reads: a {@link PlanDocument}.
  *
  * <pre>{@code
- * {"format": "spt-plan", "version": 1, "id": "<sha256 of the document without this field>",
+ * {"format": "spt-plan", "version": 2, "id": "<sha256 of the document without this field>",
  *  "backbone": "vit_base_patch16_224", "numClasses": 100, "scores": "<scores id>",
  *  "rule": {"module": "lora", "rank": 8, "alpha": 10.0, "beta": 5.0, "mode": "mixed", "structuredVectors": true},
  *  "budget": {"label": "0.4M", "target": 400000, "achieved": 401234, "k": 61234},
- *  "totals": {"unstructured": 33000, "structured": 350000, "whole": 17466, "clsToken": 768, "head": 76900},
+ *  "totals": {"unstructured": 33000, "structured": 350000, "whole": 17466, "clsToken": 768, "head": 76900,
+ *             "maxReachable": 1449216},
  *  "tensors": [{"name": "blocks.0.attn.q.weight", "block": 0, "operation": "q", "role": "matrix",
  *               "countInTopK": 12, "decision": "unstructured", "trainable": 12,
  *               "indices": "<base64 of LEB128 varints of the gaps between increasing flat indices>"},

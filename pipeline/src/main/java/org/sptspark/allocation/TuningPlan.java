@@ -40,8 +40,16 @@ public record TuningPlan(String backbone, int numClasses, String scoresId, Alloc
      * @param whole whole-vector parameters
      * @param clsToken the class token, always trained
      * @param head the classification head, always trained, outside the budget
+     * @param maxReachable the most the plan's rule trains on its backbone, whatever the budget (what
+     *     the allocator spends given an unlimited one); null in plans written before it was recorded
      */
-    public record Totals(long unstructured, long structured, long whole, long clsToken, long head) {
+    public record Totals(long unstructured, long structured, long whole, long clsToken, long head, Long maxReachable) {
+
+        /** Totals without the maximum, as plans before spt-plan version 2 hold them. */
+        public Totals(long unstructured, long structured, long whole, long clsToken, long head) {
+            this(unstructured, structured, whole, clsToken, head, null);
+        }
+
         /** What the budget counts: everything but the head. */
         public long achieved() {
             return unstructured + structured + whole + clsToken;

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
 import org.sptspark.model.VisionTransformer;
@@ -26,6 +27,7 @@ public record OpenedArtifact(Artifacts.Loaded loaded, TunedModel tuned) {
     public static OpenedArtifact open(Configuration hadoop, String artifact, String backboneUri, NDManager manager)
             throws IOException {
         var manifest = Artifacts.manifest(hadoop, artifact);
+        CheckpointFiles.check(hadoop, backboneUri, manifest.backbone().architecture());
         VisionTransformer model = VisionTransformer.create(manager, manifest.backbone().architecture(), 0);
         Path path = new Path(backboneUri);
         try (InputStream in = path.getFileSystem(hadoop).open(path);

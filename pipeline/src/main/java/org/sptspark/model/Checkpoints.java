@@ -59,7 +59,7 @@ public final class Checkpoints {
         DROP
     }
 
-    private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
+    private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d{1,6})\\..*");
     private static final Pattern GOOGLE_BLOCK = Pattern.compile("Transformer/encoderblock_(\\d+)/(.*)");
 
     private Checkpoints() {}
@@ -110,43 +110,60 @@ public final class Checkpoints {
      * @throws IllegalArgumentException naming the checkpoint and every offending tensor
      */
     public static void load(VisionTransformer model, StateDict dict, HeadPolicy headPolicy) {
-        VitConfig config = model.config();
-        checkArchitecture(config, dict);
+        var shapes = new LinkedHashMap<String, Shape>();
+        dict.tensors().forEach((name, a) -> shapes.put(name, a.getShape()));
+        requireFits(model.config(), model.space(), shapes, dict.source(), headPolicy);
+        for (TensorSpec t : model.space().tensors()) {
+            NDArray a = dict.tensors().get(t.name());
+            if (a != null && !(isClassifierKey(t.name()) && headPolicy == HeadPolicy.DROP)) {
+                Tensors.assign(model.parameter(t.name()).getArray(), a.toFloatArray());
+            }
+        }
+    }
+
+    /**
+     * The strict fit of a checkpoint's tensors (our names, with their shapes; a null shape is not
+     * checked) to a model: its architecture first, naming a preset that fits, then every missing,
+     * unexpected or misshapen tensor, the head according to {@code headPolicy}. What {@link #load}
+     * checks on the tensors and {@link CheckpointHeader#requireFits} on a header.
+     *
+     * @throws IllegalArgumentException in one line naming the checkpoint and every offending tensor
+     */
+    static void requireFits(VitConfig config, ParameterSpace space, Map<String, Shape> shapes, String source,
+            HeadPolicy headPolicy) {
+        checkArchitecture(config, shapes, source);
         List<String> problems = new ArrayList<>();
         var unexpected = new TreeSet<String>();
-        for (String name : dict.tensors().keySet()) {
+        for (String name : shapes.keySet()) {
             if (isClassifierKey(name)) {
-                if (headPolicy == HeadPolicy.LOAD && model.space().find(name).isEmpty()) {
+                if (headPolicy == HeadPolicy.LOAD && space.find(name).isEmpty()) {
                     unexpected.add(name);
                 }
-            } else if (model.space().find(name).isEmpty()) {
+            } else if (space.find(name).isEmpty()) {
                 unexpected.add(name);
             }
         }
         if (!unexpected.isEmpty()) {
             problems.add("unexpected tensors " + unexpected);
         }
-        for (TensorSpec t : model.space().tensors()) {
+        for (TensorSpec t : space.tensors()) {
             if (isClassifierKey(t.name()) && headPolicy == HeadPolicy.DROP) {
                 continue;
             }
-            NDArray a = dict.tensors().get(t.name());
-            if (a == null) {
+            if (!shapes.containsKey(t.name())) {
                 problems.add("missing tensor '" + t.name() + "' " + t.shape());
-            } else if (!a.getShape().equals(t.shape())) {
-                problems.add("tensor '" + t.name() + "' has shape " + a.getShape() + " but " + config.name()
-                        + (isClassifierKey(t.name()) ? " with " + config.numClasses() + " classes" : "") + " expects " + t.shape());
+            } else {
+                Shape shape = shapes.get(t.name());
+                if (shape != null && !shape.equals(t.shape())) {
+                    problems.add("tensor '" + t.name() + "' has shape " + shape + " but " + config.name()
+                            + (isClassifierKey(t.name()) ? " with " + config.numClasses() + " classes" : "") + " expects "
+                            + t.shape());
+                }
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("checkpoint " + dict.source() + " does not fit " + config.name() + ": "
+            throw new IllegalArgumentException("checkpoint " + source + " does not fit " + config.name() + ": "
                     + String.join("; ", problems));
-        }
-        for (TensorSpec t : model.space().tensors()) {
-            NDArray a = dict.tensors().get(t.name());
-            if (a != null && !(isClassifierKey(t.name()) && headPolicy == HeadPolicy.DROP)) {
-                Tensors.assign(model.parameter(t.name()).getArray(), a.toFloatArray());
-            }
         }
     }
 
@@ -215,17 +232,18 @@ public final class Checkpoints {
     }
 
     /** Compares the architecture the checkpoint implies with the requested one, naming a preset that fits. */
-    private static void checkArchitecture(VitConfig config, StateDict dict) {
-        NDArray cls = dict.tensors().get("cls_token");
-        NDArray pos = dict.tensors().get("pos_embed");
-        NDArray patch = dict.tensors().get("patch_embed.proj.weight");
-        if (cls == null || pos == null || patch == null) {
-            return; // the per-tensor check reports what is missing
+    private static void checkArchitecture(VitConfig config, Map<String, Shape> shapes, String source) {
+        Shape cls = shapes.get("cls_token");
+        Shape pos = shapes.get("pos_embed");
+        Shape patch = shapes.get("patch_embed.proj.weight");
+        if (cls == null || pos == null || patch == null || cls.dimension() != 3 || pos.dimension() != 3
+                || patch.dimension() != 4) {
+            return; // the per-tensor check reports what is missing or misshapen
         }
-        int depth = depthOf(dict);
-        long dim = cls.getShape().get(2);
-        long tokens = pos.getShape().get(1);
-        long patchSize = patch.getShape().get(2);
+        int depth = depthOf(shapes.keySet());
+        long dim = cls.get(2);
+        long tokens = pos.get(1);
+        long patchSize = patch.get(2);
         if (dim == config.embedDim() && depth == config.depth() && tokens == config.numTokens()
                 && patchSize == config.patchSize()) {
             return;
@@ -236,13 +254,13 @@ public final class Checkpoints {
         throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "checkpoint %s holds a ViT with width %d, depth %d, patch %d and %d tokens%s, but preset %s has width %d,"
                         + " depth %d, patch %d and %d tokens: choose the preset that matches the checkpoint",
-                dict.source(), dim, depth, patchSize, tokens, fits, config.name(), config.embedDim(), config.depth(),
+                source, dim, depth, patchSize, tokens, fits, config.name(), config.embedDim(), config.depth(),
                 config.patchSize(), config.numTokens()));
     }
 
-    private static int depthOf(StateDict dict) {
+    private static int depthOf(java.util.Collection<String> names) {
         int depth = 0;
-        for (String name : dict.tensors().keySet()) {
+        for (String name : names) {
             Matcher m = BLOCK.matcher(name);
             if (m.matches()) {
                 depth = Math.max(depth, Integer.parseInt(m.group(1)) + 1);
@@ -287,67 +305,23 @@ public final class Checkpoints {
         for (var e : in.entrySet()) {
             String name = e.getKey();
             NDArray a = e.getValue();
-            String ours;
+            String ours = fromGoogleName(name, source);
             NDArray value = a;
-            Matcher m = GOOGLE_BLOCK.matcher(name);
-            if (m.matches()) {
-                String p = "blocks." + m.group(1) + ".";
-                String rest = m.group(2);
-                String[] parts = rest.split("/");
-                String module = parts[0];
-                String leaf = parts[parts.length - 1];
-                if (module.equals("LayerNorm_0") || module.equals("LayerNorm_2")) {
-                    ours = p + (module.equals("LayerNorm_0") ? "norm1." : "norm2.") + normLeaf(leaf, name, source);
-                } else if (module.equals("MultiHeadDotProductAttention_1") && parts.length == 3) {
-                    String op = switch (parts[1]) {
-                        case "query" -> "q";
-                        case "key" -> "k";
-                        case "value" -> "v";
-                        case "out" -> "proj";
-                        default -> throw unknown(name, source);
-                    };
-                    ours = p + "attn." + op + "." + linearLeaf(leaf, name, source);
-                    if (leaf.equals("kernel")) {
-                        // query/key/value (D, H, Dh) and out (H, Dh, D): flatten the head axes, then (in, out) -> (out, in)
-                        Shape s = a.getShape();
-                        long fanIn = op.equals("proj") ? s.size() / s.get(s.dimension() - 1) : s.get(0);
-                        value = a.reshape(fanIn, s.size() / fanIn).transpose();
-                    } else {
-                        value = a.reshape(a.getShape().size());
-                    }
-                } else if (module.equals("MlpBlock_3") && parts.length == 3) {
-                    String fc = switch (parts[1]) {
-                        case "Dense_0" -> "fc1";
-                        case "Dense_1" -> "fc2";
-                        default -> throw unknown(name, source);
-                    };
-                    ours = p + "mlp." + fc + "." + linearLeaf(leaf, name, source);
-                    if (leaf.equals("kernel")) {
-                        value = a.transpose();
-                    }
+            if (ours.contains(".attn.")) {
+                if (ours.endsWith(".weight")) {
+                    // query/key/value (D, H, Dh) and out (H, Dh, D): flatten the head axes, then (in, out) -> (out, in)
+                    Shape s = a.getShape();
+                    long fanIn = ours.contains(".attn.proj.") ? s.size() / s.get(s.dimension() - 1) : s.get(0);
+                    value = a.reshape(fanIn, s.size() / fanIn).transpose();
                 } else {
-                    throw unknown(name, source);
+                    value = a.reshape(a.getShape().size());
                 }
-            } else {
-                switch (name) {
-                    case "cls" -> ours = "cls_token";
-                    case "Transformer/posembed_input/pos_embedding" -> ours = "pos_embed";
-                    case "embedding/kernel" -> {
-                        ours = "patch_embed.proj.weight";
-                        value = a.transpose(3, 2, 0, 1); // HWIO -> OIHW
-                    }
-                    case "embedding/bias" -> ours = "patch_embed.proj.bias";
-                    case "Transformer/encoder_norm/scale" -> ours = "norm.weight";
-                    case "Transformer/encoder_norm/bias" -> ours = "norm.bias";
-                    case "head/kernel" -> {
-                        ours = "head.weight";
-                        value = a.transpose();
-                    }
-                    case "head/bias" -> ours = "head.bias";
-                    case "pre_logits/kernel" -> ours = "pre_logits.weight";
-                    case "pre_logits/bias" -> ours = "pre_logits.bias";
-                    default -> throw unknown(name, source);
-                }
+            } else if (ours.contains(".mlp.") && ours.endsWith(".weight")) {
+                value = a.transpose();
+            } else if (ours.equals("patch_embed.proj.weight")) {
+                value = a.transpose(3, 2, 0, 1); // HWIO -> OIHW
+            } else if (ours.equals("head.weight")) {
+                value = a.transpose();
             }
             if (value != a) {
                 // a contiguous copy, so later reads see the new layout
@@ -360,6 +334,55 @@ public final class Checkpoints {
             out.put(ours, value);
         }
         return out;
+    }
+
+    /**
+     * A Google (Flax) array's name in ours, e.g. {@code Transformer/encoderblock_3/MlpBlock_3/Dense_0/kernel}
+     * to {@code blocks.3.mlp.fc1.weight}.
+     *
+     * @throws IllegalArgumentException for a name outside Google's ViT layout
+     */
+    static String fromGoogleName(String name, String source) {
+        Matcher m = GOOGLE_BLOCK.matcher(name);
+        if (m.matches()) {
+            String p = "blocks." + m.group(1) + ".";
+            String[] parts = m.group(2).split("/");
+            String module = parts[0];
+            String leaf = parts[parts.length - 1];
+            if (module.equals("LayerNorm_0") || module.equals("LayerNorm_2")) {
+                return p + (module.equals("LayerNorm_0") ? "norm1." : "norm2.") + normLeaf(leaf, name, source);
+            } else if (module.equals("MultiHeadDotProductAttention_1") && parts.length == 3) {
+                String op = switch (parts[1]) {
+                    case "query" -> "q";
+                    case "key" -> "k";
+                    case "value" -> "v";
+                    case "out" -> "proj";
+                    default -> throw unknown(name, source);
+                };
+                return p + "attn." + op + "." + linearLeaf(leaf, name, source);
+            } else if (module.equals("MlpBlock_3") && parts.length == 3) {
+                String fc = switch (parts[1]) {
+                    case "Dense_0" -> "fc1";
+                    case "Dense_1" -> "fc2";
+                    default -> throw unknown(name, source);
+                };
+                return p + "mlp." + fc + "." + linearLeaf(leaf, name, source);
+            }
+            throw unknown(name, source);
+        }
+        return switch (name) {
+            case "cls" -> "cls_token";
+            case "Transformer/posembed_input/pos_embedding" -> "pos_embed";
+            case "embedding/kernel" -> "patch_embed.proj.weight";
+            case "embedding/bias" -> "patch_embed.proj.bias";
+            case "Transformer/encoder_norm/scale" -> "norm.weight";
+            case "Transformer/encoder_norm/bias" -> "norm.bias";
+            case "head/kernel" -> "head.weight";
+            case "head/bias" -> "head.bias";
+            case "pre_logits/kernel" -> "pre_logits.weight";
+            case "pre_logits/bias" -> "pre_logits.bias";
+            default -> throw unknown(name, source);
+        };
     }
 
     private static String normLeaf(String leaf, String name, String source) {
@@ -382,19 +405,47 @@ public final class Checkpoints {
         return new IllegalArgumentException("unexpected tensor '" + name + "' in Google ViT checkpoint " + source);
     }
 
-    private static void refusePickleName(String name) {
+    /** Refuses a file whose name says it is a pickle. */
+    static void refusePickleName(String name) {
         String lower = name.toLowerCase(Locale.ROOT);
         for (String ext : List.of(".pth", ".pt", ".pkl", ".pth.tar", ".ckpt")) {
             if (lower.endsWith(ext)) {
-                throw pickle(name);
+                throw pickle(name, "a Python pickle (PyTorch .pth/.pt/.pkl/.ckpt, by its name)");
             }
         }
     }
 
-    private static IllegalArgumentException pickle(String source) {
-        return new IllegalArgumentException(source + " is a Python pickle (PyTorch .pth/.pt/.bin), which this project "
-                + "never loads because unpickling executes code. Convert it to safetensors once, outside, with:\n  "
+    /**
+     * The one-line refusal of a pickle, with the conversion to run outside.
+     *
+     * @param kind what the file is, e.g. "a PyTorch pickle in torch.save's zip format"
+     */
+    static IllegalArgumentException pickle(String source, String kind) {
+        return new IllegalArgumentException(source + " is " + kind + ", not safetensors or npz: this project never loads"
+                + " pickles, because unpickling executes code; convert it to safetensors once, outside, with: "
                 + PICKLE_CONVERSION);
+    }
+
+    /**
+     * Whether a file's first bytes are a plausible safetensors start: a little-endian header length
+     * from 2 to 100 MB, then the header's '{'. Checked before the pickle opcode 0x80, which a header
+     * length's low byte may equal (one Python-written safetensors file in 32: their headers are
+     * padded to multiples of 8).
+     */
+    static boolean looksLikeSafetensors(byte[] head) {
+        if (head.length < 9 || head[8] != '{') {
+            return false;
+        }
+        long headerLength = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        return headerLength > 1 && headerLength <= CheckpointHeader.MAX_HEADER_BYTES;
+    }
+
+    /**
+     * Whether a file's first bytes are a pickle's: the PROTO opcode 0x80 and a protocol from 2 to 5,
+     * as torch.save's legacy format starts, and not a plausible safetensors start.
+     */
+    static boolean looksLikePickle(byte[] head) {
+        return head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5 && !looksLikeSafetensors(head);
     }
 
     /** Tells the format from the first bytes, refusing pickles whatever their file name. */
@@ -402,22 +453,20 @@ public final class Checkpoints {
         in.mark(4096);
         byte[] head = in.readNBytes(4096);
         in.reset();
-        if (head.length >= 1 && (head[0] & 0xff) == 0x80) {
-            throw pickle(source); // pickle protocol 2+ opcode: torch.save's legacy format
+        if (looksLikePickle(head)) {
+            throw pickle(source, "a Python pickle (a PyTorch checkpoint in torch.save's legacy format)");
         }
         if (head.length >= 30 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
             int nameLength = (head[26] & 0xff) | (head[27] & 0xff) << 8;
             String first = new String(head, 30, Math.min(nameLength, head.length - 30), StandardCharsets.UTF_8);
-            if (first.endsWith(".pkl") || first.endsWith("/data.pkl")) {
-                throw pickle(source); // torch.save's zip format holds data.pkl
+            if (first.endsWith(".pkl")) {
+                // torch.save's zip format holds data.pkl
+                throw pickle(source, "a Python pickle (a PyTorch checkpoint in torch.save's zip format, holding " + first + ")");
             }
             return Format.NPZ;
         }
-        if (head.length >= 9) {
-            long headerLength = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-            if (headerLength > 1 && headerLength < 100_000_000 && head[8] == '{') {
-                return Format.SAFETENSORS;
-            }
+        if (looksLikeSafetensors(head)) {
+            return Format.SAFETENSORS;
         }
         throw new IllegalArgumentException(source + " is neither safetensors nor npz (first bytes "
                 + HexFormat.of().formatHex(head, 0, Math.min(8, head.length)) + ")");

@@ -120,8 +120,11 @@ public final class Prediction {
             throw new IllegalArgumentException("--top-k and --batch-size must be positive");
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        // the backbone's header first, so that an unusable checkpoint is named as such before its sha256 is compared
+        var header = CheckpointFiles.header(hadoop, backbone);
         String sha = CheckpointFiles.sha256(hadoop, backbone);
         List<Target> targets = targets(hadoop, artifacts, sha);
+        header.requireFits(targets.get(0).config(), org.sptspark.model.Checkpoints.HeadPolicy.DROP);
         List<String> paths = listImages(hadoop, images);
         log.accept(String.format(Locale.ROOT, "predict: %d images x %d artifacts on backbone %s (sha256 %s)",
                 paths.size(), targets.size(), targets.get(0).config().name(), sha.substring(0, 12)));

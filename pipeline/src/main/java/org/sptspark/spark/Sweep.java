@@ -62,11 +62,23 @@ public final class Sweep {
      * @param snella SNELLA's settings, its target sparsity per task
      * @param sensitivityBatches and {@code sensitivityBatchSize}: the reference's 16 x 32 from train800
      * @param versions JSON object recorded in manifests and rows
+     * @param strictBudgets refuse a budget above what an SPT method's rule can spend on the backbone,
+     *     instead of planning it at that maximum with a warning
      */
     public record Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
             List<Method> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe, Normalization normalization,
-            int sensitivityBatchSize, int sensitivityBatches, String run, String versions, boolean force)
-            implements Serializable {}
+            int sensitivityBatchSize, int sensitivityBatches, String run, String versions, boolean force,
+            boolean strictBudgets) implements Serializable {
+
+        /** Settings that plan an unreachable budget at the maximum, with a warning. */
+        public Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
+                List<Method> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe,
+                Normalization normalization, int sensitivityBatchSize, int sensitivityBatches, String run, String versions,
+                boolean force) {
+            this(suite, tasks, dataRoot, backbone, preset, lake, methods, budgets, rank, snella, recipe, normalization,
+                    sensitivityBatchSize, sensitivityBatches, run, versions, force, false);
+        }
+    }
 
     /** One training's outcome with its task. */
     public record Entry(TaskSpec task, TaskTraining.Outcome outcome) implements Serializable {}
@@ -96,7 +108,13 @@ public final class Sweep {
         return run(spark, c, log, TaskHook.NONE);
     }
 
-    /** A sweep that calls {@code hook} on the executor before each training. */
+    /**
+     * A sweep that calls {@code hook} on the executor before each training. The budgets and the
+     * backbone's header are checked on the driver before any Spark job.
+     *
+     * @throws IllegalArgumentException before any job for a malformed budget, an unreachable one
+     *     when {@link Config#strictBudgets}, or an unusable backbone checkpoint
+     */
     public static Result run(SparkSession spark, Config c, Consumer<String> progress, TaskHook hook) {
         long started = System.nanoTime();
         // the lines name the backbone, the lake and its folders: no credential in them
@@ -108,16 +126,24 @@ public final class Sweep {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         org.sptspark.lake.LakeFiles.checkWritable(hadoop, c.lake());
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
+        List<Method> spt = c.methods().stream().filter(Method::needsPlan).toList();
+        VitConfig architecture = VitPresets.get(c.preset());
+        var backboneSpace = org.sptspark.model.ParameterSpace.of(architecture);
+        List<Budget> budgets = spt.isEmpty() ? List.of()
+                : c.budgets().stream().map(b -> Budget.parse(b, backboneSpace.backboneSize())).toList();
+        for (Method m : spt) {
+            BudgetAllocator.checkReachable(budgets, backboneSpace, AllocationRule.defaults(m.planModule(), c.rank()),
+                    c.strictBudgets(), warning -> log.accept("warning: " + m.id() + ": " + warning));
+        }
         String sha;
         try {
-            sha = CheckpointFiles.sha256(hadoop, c.backbone());
+            sha = CheckpointFiles.checkedSha256(hadoop, c.backbone(), architecture);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read backbone " + c.backbone(), e);
         }
         log.accept(String.format("sweep %s: %d tasks x %s, budgets %s, backbone %s (%s, sha256 %s), lake %s", c.run(),
                 tasks.size(), c.methods().stream().map(Method::id).toList(), c.budgets(), c.backbone(), c.preset(),
                 sha.substring(0, 12), c.lake()));
-        List<Method> spt = c.methods().stream().filter(Method::needsPlan).toList();
         var requests = new ArrayList<TaskTraining.Request>();
         var allocationRows = new ArrayList<Row>();
         for (TaskSpec task : tasks) {
@@ -126,11 +152,11 @@ public final class Sweep {
             if (!spt.isEmpty()) {
                 String scores = score(spark, c, task, config, sha, log);
                 var s = ScoresStore.read(hadoop, scores);
-                List<Budget> budgets = c.budgets().stream().map(b -> Budget.parse(b, s.space().backboneSize())).toList();
                 for (Method m : spt) {
                     var rule = AllocationRule.defaults(m.planModule(), c.rank());
                     var files = new ArrayList<String>();
-                    for (TuningPlan plan : new BudgetAllocator(s, rule).allocate(budgets)) {
+                    // unreachable budgets were refused or warned about above, once for every task
+                    for (TuningPlan plan : new BudgetAllocator(s, rule).allocate(budgets, c.strictBudgets(), w -> { })) {
                         try {
                             files.add(PlanStore.write(hadoop, c.lake(), c.suite().name(), task.name(), scores, plan));
                         } catch (IOException e) {

@@ -27,6 +27,12 @@ class BudgetAllocatorTest {
     static final VitConfig SMALL = new VitConfig("alloc_small", 4, 2, 1, 4, 1, 1, 8, 2, 1e-6, 0.0);
     static final ParameterSpace SPACE = ParameterSpace.of(SMALL);
     static final long CLS = 4;
+    /**
+     * The most a LoRA r=1 rule with alpha, beta >= 1 trains on SMALL: every matrix its module (q, k,
+     * v, proj 4 x (4 + 4) = 32, fc1 and fc2 1 x (8 + 4) = 12 each), every vector whole (norm1, norm2
+     * and the final norm 8 each, the biases 4 x 4 + 8 + 4 = 28) and the class token: 56 + 52 + 4.
+     */
+    static final long MAX = 112;
 
     /** Scores that are all zero but for the given {@code tensor -> {index, score, ...}}. */
     static SensitivityScores scores(ParameterSpace space, Map<String, float[]> sparse) {
@@ -72,7 +78,7 @@ class BudgetAllocatorTest {
         var module = assertInstanceOf(TensorDecision.Structured.class, two.entry("blocks.0.attn.q.weight").decision());
         assertEquals(8, module.trainable());
         assertEquals(2, two.entry("blocks.0.attn.q.weight").countInTopK());
-        assertEquals(new TuningPlan.Totals(0, 8, 0, CLS, 2 * 4 + 2), two.totals());
+        assertEquals(new TuningPlan.Totals(0, 8, 0, CLS, 2 * 4 + 2, MAX), two.totals());
         TuningPlan three = allocator.planAt(3, new Budget("k3", 13));
         assertArrayEquals(new int[] {1}, sparse(three, "blocks.0.norm2.bias"));
         assertEquals(CLS + 8 + 1, three.totals().achieved());
@@ -105,9 +111,9 @@ class BudgetAllocatorTest {
         TuningPlan five = allocator.allocate(List.of(new Budget("9", CLS + 5))).get(0);
         assertEquals(5, five.k());
         assertArrayEquals(new int[] {11, 16, 21, 26, 31}, sparse(five, "blocks.0.mlp.fc2.weight"));
-        assertEquals(new TuningPlan.Totals(5, 0, 0, CLS, 10), five.totals());
+        assertEquals(new TuningPlan.Totals(5, 0, 0, CLS, 10, MAX), five.totals());
         TuningPlan six = allocator.planAt(6, new Budget("k6", 16));
-        assertEquals(new TuningPlan.Totals(0, 12, 0, CLS, 10), six.totals());
+        assertEquals(new TuningPlan.Totals(0, 12, 0, CLS, 10, MAX), six.totals());
     }
 
     @Test
@@ -134,7 +140,7 @@ class BudgetAllocatorTest {
         TuningPlan plan = allocator.planAt(3, new Budget("k3", 12));
         assertInstanceOf(TensorDecision.Structured.class, plan.entry("blocks.0.attn.q.weight").decision());
         assertInstanceOf(TensorDecision.Frozen.class, plan.entry("blocks.0.attn.k.weight").decision());
-        assertEquals(new TuningPlan.Totals(0, 8, 0, CLS, 10), plan.totals());
+        assertEquals(new TuningPlan.Totals(0, 8, 0, CLS, 10, MAX), plan.totals());
     }
 
     @Test
@@ -160,6 +166,81 @@ class BudgetAllocatorTest {
         assertTrue(e.getMessage().contains("exceeds the " + SPACE.scoredSize() + " scored parameters"), e.getMessage());
     }
 
+    @Test
+    void budgetsAreWholeCountsSuffixedCountsPercentagesOrFractions() {
+        long backbone = 691_000;
+        assertEquals(400_000, Budget.parse("0.4M", backbone).target());
+        assertEquals(20_000, Budget.parse("20k", backbone).target());
+        assertEquals(1_500, Budget.parse("1.5k", backbone).target());
+        assertEquals(200_000, Budget.parse("2e5", backbone).target());
+        assertEquals(400_000, Budget.parse("400_000", backbone).target());
+        assertEquals(3_248, Budget.parse("0.47%", backbone).target()); // 3247.7
+        assertEquals(3_248, Budget.parse("0.0047", backbone).target());
+        assertEquals(2, Budget.parse("2", backbone).target());
+        assertEquals(1, Budget.parse("1.0", backbone).target());
+        assertEquals("0.4M", Budget.parse(" 0.4M ", backbone).label());
+        // a count with a fractional part is neither a count nor a fraction of the backbone
+        var e = assertThrows(IllegalArgumentException.class, () -> Budget.parse("1.5", backbone));
+        assertEquals("budget '1.5' is 1.5 parameters, not a whole count: expected a whole count (400000), a count with a"
+                + " suffix (0.4M, 400k), a percentage (0.47%) or a fraction below 1 (0.0047) of the backbone", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Budget.parse("1.2345678M", backbone));
+        assertTrue(e.getMessage().startsWith("budget '1.2345678M' is 1234567.8 parameters, not a whole count"),
+                e.getMessage());
+        for (String notANumber : new String[] {"NaN", "Infinity", "5f", "0x10", "1,5", "", "M", "%"}) {
+            e = assertThrows(IllegalArgumentException.class, () -> Budget.parse(notANumber, backbone), notANumber);
+            assertTrue(e.getMessage().startsWith("budget '" + notANumber + "' is not a number"), e.getMessage());
+        }
+        e = assertThrows(IllegalArgumentException.class, () -> Budget.parse("0.00001%", backbone));
+        assertEquals("budget '0.00001%' comes to 0 of the backbone's 691000 parameters: it must be at least 1",
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Budget.parse("1e400", backbone));
+        assertEquals("budget '1e400' (1.00000E+400 parameters) exceeds the backbone's 691000 parameters", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Budget.parse("-0.5%", backbone));
+    }
+
+    @Test
+    void theMostARuleSpendsIsComputedByHandAndRecordedInThePlan() {
+        var lora = AllocationRule.defaults(AllocationRule.Module.LORA, 1);
+        assertEquals(MAX, BudgetAllocator.maxReachable(SPACE, lora));
+        // Adapter r=1 costs 2 out + 1 + out: q, k, v, proj 13 each, fc1 25, fc2 13, so 90 + 52 + 4
+        assertEquals(146, BudgetAllocator.maxReachable(SPACE, AllocationRule.defaults(AllocationRule.Module.ADAPTER, 1)));
+        // entries only: every scored scalar and the class token
+        long everything = SPACE.scoredSize() + CLS;
+        assertEquals(184, everything);
+        assertEquals(everything, BudgetAllocator.maxReachable(SPACE, lora(1, 1, 1, AllocationRule.Mode.UNSTRUCTURED_ONLY)));
+        // the demo backbone under the sweep's rule: the 90,720 of every matrix a LoRA r=8 module, every vector whole
+        var demo = ParameterSpace.of(org.sptspark.model.VitPresets.get(org.sptspark.model.VitPresets.DEMO));
+        assertEquals(90_720, BudgetAllocator.maxReachable(demo, AllocationRule.defaults(AllocationRule.Module.LORA)));
+
+        var s = scores(SPACE, Map.of("blocks.0.attn.q.weight", new float[] {0, 1f}));
+        var allocator = new BudgetAllocator(s, lora);
+        assertEquals(MAX, allocator.maxReachable());
+        var warnings = new ArrayList<String>();
+        List<TuningPlan> plans = allocator.allocate(List.of(new Budget("50", 50), new Budget("150", 150)), false,
+                warnings::add);
+        assertEquals(List.of("budget 150 (150 parameters) cannot be reached on alloc_small: the lora rule (rank 1, alpha"
+                + " 10, beta 5, mixed) trains at most 112 parameters, every matrix and vector it can tune included; its"
+                + " plan trains 112 instead"), warnings);
+        assertEquals(MAX, plans.get(1).totals().achieved());
+        assertEquals(MAX, plans.get(1).totals().maxReachable());
+        assertEquals(MAX, plans.get(0).totals().maxReachable());
+        assertEquals(MAX, PlanJson.read(PlanJson.write(plans.get(1)), "p.json").totals().maxReachable());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> allocator.allocate(List.of(new Budget("50", 50), new Budget("150", 150)), true, warnings::add));
+        assertTrue(e.getMessage().startsWith("budget 150 (150 parameters) cannot be reached on alloc_small: the lora rule"
+                + " (rank 1, alpha 10, beta 5, mixed) trains at most 112 parameters"), e.getMessage());
+        // at the maximum exactly, no word
+        warnings.clear();
+        allocator.allocate(List.of(new Budget("112", MAX)), true, warnings::add);
+        assertEquals(List.of(), warnings);
+        // the check a sweep makes before any scores
+        BudgetAllocator.checkReachable(List.of(new Budget("150", 150)), SPACE, lora, false, warnings::add);
+        assertEquals(1, warnings.size());
+        e = assertThrows(IllegalArgumentException.class, () -> BudgetAllocator.checkReachable(
+                List.of(new Budget("112", MAX), new Budget("113", MAX + 1)), SPACE, lora, true, w -> { }));
+        assertTrue(e.getMessage().startsWith("budget 113 (113 parameters) cannot be reached"), e.getMessage());
+    }
+
     /** Random scores on a two-block ViT: the plans against a brute-force ranking of every scalar. */
     @Test
     void randomScoresPlansAreTheTopKAndTheClosestReachableTotal() {
@@ -181,6 +262,8 @@ class BudgetAllocatorTest {
             var s = new SensitivityScores(space, map, "random");
             var rule = new AllocationRule(module, 2, 10, 5, AllocationRule.Mode.MIXED, true);
             var allocator = new BudgetAllocator(s, rule);
+            // what an unlimited budget gets is the total with every scalar in, known from the space alone
+            assertEquals(BudgetAllocator.maxReachable(space, rule), allocator.maxReachable(), module.toString());
             List<Budget> budgets = List.of(new Budget("a", 300), new Budget("b", 1_000), new Budget("c", 2_000));
             List<TuningPlan> plans = allocator.allocate(budgets);
             int[] order = bruteForceRanking(space, s);

@@ -1,6 +1,8 @@
 package org.sptspark.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -17,6 +19,7 @@ import org.sptspark.data.StructuredTaskGenerator;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.data.VtabWriter;
 import org.sptspark.model.BackboneRef;
+import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
@@ -52,6 +55,19 @@ class S3SensitivityTest {
             var s3Checkpoint = new org.apache.hadoop.fs.Path("s3a://bucket/backbones/tiny.safetensors");
             s3Checkpoint.getFileSystem(hadoop).copyFromLocalFile(new org.apache.hadoop.fs.Path(checkpoint.toUri()), s3Checkpoint);
             String sha = Checkpoints.sha256(checkpoint);
+            // the driver's check reads the header over S3A too, and refuses a truncated copy there in one line
+            assertEquals(Checkpoints.Format.SAFETENSORS, CheckpointFiles.check(hadoop, s3Checkpoint.toString(), TINY).format());
+            byte[] whole = Files.readAllBytes(checkpoint);
+            var cut = new org.apache.hadoop.fs.Path("s3a://bucket/backbones/cut.safetensors");
+            try (var out = cut.getFileSystem(hadoop).create(cut)) {
+                out.write(whole, 0, whole.length / 2);
+            }
+            var e = assertThrows(IllegalArgumentException.class, () -> CheckpointFiles.check(hadoop, cut.toString(), TINY));
+            assertEquals("checkpoint " + cut + " is not usable: it is truncated: the file ends at byte " + whole.length / 2
+                    + ", its header promises " + whole.length, e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> CheckpointFiles.check(hadoop, "s3a://bucket/backbones/none.safetensors", TINY));
+            assertEquals("checkpoint s3a://bucket/backbones/none.safetensors does not exist", e.getMessage());
 
             SparkSession spark = LocalSpark.start("S3SensitivityTest");
             try {
