@@ -1,7 +1,6 @@
 package org.sptspark.modules;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -92,18 +91,6 @@ public final class Adapter implements TuningModule {
     @Override
     public List<Trainable> trainables() {
         return trainables;
-    }
-
-    @Override
-    public List<String> exportedNames() {
-        return trainables.stream().map(Trainable::name).toList();
-    }
-
-    @Override
-    public void export(NDManager into, NDList out) {
-        for (Trainable t : trainables) {
-            out.add(TuningModule.exported(t.value(), t.name(), into));
-        }
     }
 
     @Override

@@ -1,7 +1,6 @@
 package org.sptspark.modules;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -80,17 +79,6 @@ public final class Lora implements TuningModule {
     @Override
     public List<Trainable> trainables() {
         return List.of(a, b);
-    }
-
-    @Override
-    public List<String> exportedNames() {
-        return List.of(a.name(), b.name());
-    }
-
-    @Override
-    public void export(NDManager into, NDList out) {
-        out.add(TuningModule.exported(a.value(), a.name(), into));
-        out.add(TuningModule.exported(b.value(), b.name(), into));
     }
 
     @Override

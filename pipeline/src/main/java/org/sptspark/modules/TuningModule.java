@@ -20,11 +20,20 @@ public interface TuningModule {
     /** The arrays the optimizer updates, in a fixed order. */
     List<Trainable> trainables();
 
-    /** Names of the artifact tensors {@link #export} writes, in order. */
-    List<String> exportedNames();
+    /** Names of the artifact tensors {@link #export} writes, in order: by default its trainables'. */
+    default List<String> exportedNames() {
+        return trainables().stream().map(Trainable::name).toList();
+    }
 
-    /** Adds CPU copies of the artifact tensors, named as {@link #exportedNames}, to {@code out}. */
-    void export(NDManager into, NDList out);
+    /**
+     * Adds CPU copies of the artifact tensors, named as {@link #exportedNames}, to {@code out}: by
+     * default each trainable as it stands.
+     */
+    default void export(NDManager into, NDList out) {
+        for (Trainable t : trainables()) {
+            out.add(exported(t.value(), t.name(), into));
+        }
+    }
 
     /**
      * Sets the module from an artifact's tensors, which hold at least its {@link #exportedNames}.

@@ -1,7 +1,6 @@
 package org.sptspark.modules;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -64,16 +63,6 @@ public final class WholeTensor implements TuningModule {
     @Override
     public List<Trainable> trainables() {
         return List.of(trainable);
-    }
-
-    @Override
-    public List<String> exportedNames() {
-        return List.of(trainable.name());
-    }
-
-    @Override
-    public void export(NDManager into, NDList out) {
-        out.add(TuningModule.exported(trainable.value(), trainable.name(), into));
     }
 
     /** Already in place: the model's parameter is what was trained. */
