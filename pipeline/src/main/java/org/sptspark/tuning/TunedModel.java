@@ -49,6 +49,7 @@ public final class TunedModel implements AutoCloseable {
     private final ModuleHost context;
     private final List<TuningModule> modules = new ArrayList<>();
     private final List<TrainingHook> hooks = new ArrayList<>();
+    private final List<Trainable> trainables;
     private final ParameterStore store;
     private boolean merged;
 
@@ -92,8 +93,9 @@ public final class TunedModel implements AutoCloseable {
                 hooks.add(hook);
             }
         });
+        trainables = modules.stream().flatMap(m -> m.trainables().stream()).toList();
         if (training) {
-            trainables().forEach(t -> t.value().setRequiresGradient(true));
+            trainables.forEach(t -> t.value().setRequiresGradient(true));
         }
     }
 
@@ -174,7 +176,7 @@ public final class TunedModel implements AutoCloseable {
 
     /** The tensors the optimizer updates, in a fixed order. */
     public Collection<Trainable> trainables() {
-        return modules.stream().flatMap(m -> m.trainables().stream()).toList();
+        return trainables;
     }
 
     /** Scalars the optimizer updates (for {@link Unstructured#MASKED_FULL}, whole masked tensors). */
