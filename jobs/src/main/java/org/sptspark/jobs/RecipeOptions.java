@@ -41,9 +41,13 @@ final class RecipeOptions {
             description = "fp32, or bf16 autocast (bf16 products, fp32 weights and optimizer; needs a JNI with bf16, see README) (default: ${DEFAULT-VALUE}).")
     String precision;
 
+    @Option(names = "--checkpoint-activations",
+            description = "Keep only each block's input in the forward pass and run the blocks again in the backward pass: the same gradients with one block's activations in memory, for about one more forward pass (any method; also the sweep's sensitivity).")
+    boolean checkpointActivations;
+
     Recipe recipe() {
         return Recipe.builder().epochs(epochs).warmupEpochs(Math.min(warmupEpochs, epochs)).batchSize(batchSize).lr(lr)
                 .weightDecay(weightDecay).warmupLr(warmupLr).minLr(minLr).dropPath(dropPath).evalEvery(evalEvery).seed(seed)
-                .precision(Precision.parse(precision)).build();
+                .precision(Precision.parse(precision)).checkpointActivations(checkpointActivations).build();
     }
 }

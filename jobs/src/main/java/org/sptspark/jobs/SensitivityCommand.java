@@ -54,6 +54,10 @@ final class SensitivityCommand implements Callable<Integer> {
             description = "fp32 (the reference), or bf16 autocast for the passes; the sums stay float64 (default: ${DEFAULT-VALUE}).")
     String precision;
 
+    @Option(names = "--checkpoint-activations",
+            description = "Keep only each block's input in the forward pass and run the blocks again in the backward pass: the same scores with one block's activations in memory, for about one more forward pass.")
+    boolean checkpointActivations;
+
     @Option(names = "--force", description = "Recompute even when committed scores exist.")
     boolean force;
 
@@ -76,7 +80,7 @@ final class SensitivityCommand implements Callable<Integer> {
         }
         int parts = partitions != null ? partitions : Math.min(batches, spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                batchSize, batches, seed, parts, 1 << 20, p);
+                batchSize, batches, seed, parts, 1 << 20, p, checkpointActivations);
         var result = DistributedSensitivity.run(spark, request);
         var provenance = org.sptspark.spark.Sweep.provenance(s.name(), t, where.data, where.backbone, where.preset, config, sha, request,
                 result, normalization, Versions.json(spark.version()).toString());

@@ -201,22 +201,80 @@ public final class VisionTransformer extends AbstractBlock {
         named.values().forEach(p -> p.freeze(!trainable));
     }
 
+    /** The number of transformer blocks. */
+    public int depth() {
+        return blocks.size();
+    }
+
     /**
-     * Token features after the final norm, {@code (batch, tokens, dim)}.
+     * Called as the forward pass enters each segment, with the manager the segment's arrays belong
+     * to: a tuning method's per-segment state (its generator, its arrays' scope) is set here.
+     * Segments are numbered {@link #EMBEDDING} (patch and position embedding), {@code 0..depth-1}
+     * (the blocks) and {@code depth} (the final norm and the head).
      */
-    public NDArray forwardTokens(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+    @FunctionalInterface
+    public interface SegmentListener {
+        SegmentListener NONE = (segment, scope) -> {};
+
+        void enter(int segment, NDManager scope);
+    }
+
+    /** The embedding's segment number (see {@link SegmentListener}). */
+    public static final int EMBEDDING = -1;
+
+    /**
+     * Logits for a batch, calling {@code listener} as each segment starts (all arrays belong to the
+     * images' manager).
+     */
+    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
+            SegmentListener listener) {
+        listener.enter(EMBEDDING, images.getManager());
+        NDArray x = embed(store, images, training);
+        for (int i = 0; i < blocks.size(); i++) {
+            listener.enter(i, x.getManager());
+            x = block(i, store, x, training, dropPathSeed);
+        }
+        listener.enter(blocks.size(), x.getManager());
+        return classify(store, x, training);
+    }
+
+    /**
+     * The first segment: patch embedding, class token and position embedding, {@code (batch,
+     * tokens, dim)}, in the images' manager.
+     */
+    public NDArray embed(ParameterStore store, NDArray images, boolean training) {
         NDArray x = patchEmbed.forward(store, new NDList(images), training).head();
         NDManager scope = x.getManager();
         long batch = x.getShape().get(0);
         NDArray cls = store.getValue(clsToken, x.getDevice(), training)
                 .repeat(0, batch);
         cls.attach(scope);
-        x = NDArrays.concat(new NDList(cls, x), 1).add(store.getValue(posEmbed, x.getDevice(), training));
-        var random = new SplittableRandom(dropPathSeed);
-        for (TransformerBlock block : blocks) {
-            x = block.forward(x, store, training, random.split());
+        return NDArrays.concat(new NDList(cls, x), 1).add(store.getValue(posEmbed, x.getDevice(), training));
+    }
+
+    /**
+     * Block {@code index} on tokens {@code x}, its arrays in {@code x}'s manager. Its drop-path masks
+     * depend on the forward's seed and the block's index only, so a block run again (activation
+     * checkpointing) draws the masks it drew the first time.
+     */
+    public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
+        return blocks.get(index).forward(x, store, training, blockRandom(dropPathSeed, index));
+    }
+
+    /** The last segment: the final norm, the class token's features and the head: logits. */
+    public NDArray classify(ParameterStore store, NDArray tokens, boolean training) {
+        NDArray cls = norm.apply(store, tokens, training).get(":, 0, :");
+        return head.apply(store, cls, training);
+    }
+
+    /** Block {@code index}'s generator: the {@code index}-th split of the forward's seed, as one pass splits them in turn. */
+    private static SplittableRandom blockRandom(long seed, int index) {
+        var random = new SplittableRandom(seed);
+        SplittableRandom split = null;
+        for (int i = 0; i <= index; i++) {
+            split = random.split();
         }
-        return norm.apply(store, x, training);
+        return split;
     }
 
     @Override
@@ -226,9 +284,7 @@ public final class VisionTransformer extends AbstractBlock {
         if (params != null && params.contains(DROP_PATH_SEED)) {
             seed = (Long) params.get(DROP_PATH_SEED);
         }
-        NDArray tokens = forwardTokens(store, inputs.head(), training, seed);
-        NDArray cls = tokens.get(":, 0, :");
-        return new NDList(head.apply(store, cls, training));
+        return new NDList(forward(store, inputs.head(), training, seed, SegmentListener.NONE));
     }
 
     @Override

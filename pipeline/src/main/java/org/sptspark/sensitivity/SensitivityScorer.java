@@ -1,17 +1,13 @@
 package org.sptspark.sensitivity;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.loss.Loss;
-import ai.djl.util.PairList;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.sptspark.model.Backprop;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VisionTransformer;
@@ -31,6 +27,8 @@ public final class SensitivityScorer implements AutoCloseable {
     private final NDManager manager;
     private final ParameterStore store;
     private final Map<String, NDArray> sums = new LinkedHashMap<>();
+    private final Backprop.Hooks hooks;
+    private boolean checkpointing;
     private int batches;
 
     /** @param manager owns the accumulators; on the model's device */
@@ -38,6 +36,8 @@ public final class SensitivityScorer implements AutoCloseable {
         this.model = model;
         this.manager = manager.newSubManager();
         this.store = new ParameterStore(manager, false);
+        hooks = Backprop.Hooks.none(Backprop.firstSegment(model, model.space().tensors().stream()
+                .filter(TensorSpec::isScored).toList()));
         for (TensorSpec t : model.space().tensors()) {
             Parameter p = model.parameter(t.name());
             p.freeze(!t.isScored());
@@ -45,6 +45,15 @@ public final class SensitivityScorer implements AutoCloseable {
                 sums.put(t.name(), this.manager.zeros(t.shape(), DataType.FLOAT64));
             }
         }
+    }
+
+    /**
+     * Whether each batch's backward pass checkpoints activations (see {@link Backprop}): the same
+     * scores, with one block's activations in memory instead of all, for one more forward pass.
+     */
+    public SensitivityScorer checkpointActivations(boolean on) {
+        checkpointing = on;
+        return this;
     }
 
     /**
@@ -63,19 +72,13 @@ public final class SensitivityScorer implements AutoCloseable {
                 x.attach(step);
                 NDArray y = labels.duplicate();
                 y.attach(step);
-                var params = new PairList<String, Object>();
-                params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
                 Gradients.zero(model);
-                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray logits = model.forward(store, new NDList(x), true, params).head();
-                    NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
-                    float value = loss.getFloat();
+                Backprop.run(model, store, x, y, dropPathSeed, checkpointing, hooks, (value, logits) -> {
                     if (!Float.isFinite(value)) {
                         throw new IllegalStateException("loss is " + value + " in " + batch
                                 + ": check the backbone's weights and the batch's images");
                     }
-                    collector.backward(loss);
-                }
+                });
                 for (var e : sums.entrySet()) {
                     // the gradient handle and its float64 square belong to this step, not to the model
                     NDArray g = model.parameter(e.getKey()).getArray().getGradient();

@@ -84,11 +84,31 @@ public final class Competition implements TrainingHook {
      */
     @Override
     public void afterBackward() {
+        backPropagate(-1);
+    }
+
+    /**
+     * With activation checkpointing, the kernels of the block just back-propagated (the only ones
+     * whose forward copy exists now) take their gradient here, so that a block's dense deltas exist
+     * only while that block is recomputed.
+     */
+    @Override
+    public void afterBlockBackward(int block) {
+        backPropagate(block);
+    }
+
+    /**
+     * Each kernel of {@code block} (every block: -1) used since its last back-propagation takes its
+     * gradient; the others do nothing.
+     */
+    private void backPropagate(int block) {
         double b1 = options == null ? DEFAULT_BETA : options.beta1();
         double b2 = options == null ? DEFAULT_BETA : options.beta2();
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (Kernel k : kernels) {
-                k.kernel.backward(manager, collector, b1, b2);
+                if (block < 0 || k.block == block) {
+                    k.kernel.backward(manager, collector, b1, b2);
+                }
             }
         }
     }

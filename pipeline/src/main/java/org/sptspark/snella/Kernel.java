@@ -63,12 +63,14 @@ public final class Kernel implements TuningModule {
     }
 
     final KernelDelta kernel;
+    final int block;
     private final String tensor;
     private final List<Trainable> trainables;
     private final NDManager manager;
 
     private Kernel(ModuleContext context, TensorSpec t, int rank) {
         tensor = t.name();
+        block = t.block();
         manager = context.manager();
         String linear = TensorNames.linearOf(tensor);
         var device = context.model().parameter(tensor).getArray().getDevice();

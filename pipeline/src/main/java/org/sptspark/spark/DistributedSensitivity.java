@@ -61,10 +61,20 @@ public final class DistributedSensitivity {
      * @param partitions Spark partitions the batches are spread over
      * @param blockSize doubles per aggregation block
      * @param precision the forward and backward passes' arithmetic (the sums are float64 either way)
+     * @param checkpointActivations run each batch's backward pass with activation checkpointing (the
+     *     same scores in less memory; see {@link org.sptspark.model.Backprop})
      */
     public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
             Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
-            Precision precision) implements java.io.Serializable {
+            Precision precision, boolean checkpointActivations) implements java.io.Serializable {
+
+        /** A request without activation checkpointing. */
+        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+                Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
+                Precision precision) {
+            this(task, dataRoot, checkpoint, checkpointSha256, backbone, normalization, batchSize, batches, seed, partitions,
+                    blockSize, precision, false);
+        }
 
         /** A float32 request. */
         public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
@@ -201,7 +211,7 @@ public final class DistributedSensitivity {
             VitInitializer.reinitializeHead(model, request.seed());
             model.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
             try (NDManager manager = NDManager.newBaseManager(device);
-                    var scorer = new SensitivityScorer(model, manager)) {
+                    var scorer = new SensitivityScorer(model, manager).checkpointActivations(request.checkpointActivations())) {
                 for (var e : byBatch.entrySet()) {
                     List<Row> batch = e.getValue();
                     batch.sort((x, y) -> Long.compare(x.getLong(0), y.getLong(0)));

@@ -225,7 +225,7 @@ public final class Sweep {
         int parts = Math.min(c.sensitivityBatches(), spark.sparkContext().defaultParallelism());
         var request = new DistributedSensitivity.Request(task, c.dataRoot(), c.backbone(), sha, config,
                 c.normalization(), c.sensitivityBatchSize(), c.sensitivityBatches(), c.recipe().seed(), parts, 1 << 20,
-                c.recipe().precision());
+                c.recipe().precision(), c.recipe().checkpointActivations());
         var result = DistributedSensitivity.run(spark, request);
         var provenance = provenance(c.suite().name(), task, c.dataRoot(), c.backbone(), c.preset(), config, sha, request,
                 result, c.normalization().name(), c.versions());

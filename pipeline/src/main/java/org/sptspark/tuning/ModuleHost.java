@@ -1,5 +1,6 @@
 package org.sptspark.tuning;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -30,6 +31,8 @@ final class ModuleHost implements ModuleContext {
     private final Map<Parameter, UnaryOperator<NDArray>> overrides = new HashMap<>();
     private final Map<String, VisionTransformer.LinearBranch> branches = new LinkedHashMap<>();
     private NDManager scope;
+    private long forwardSeed;
+    private boolean training;
     private NDArray lastDropoutInput;
     private NDArray lastDropoutOutput;
 
@@ -41,13 +44,41 @@ final class ModuleHost implements ModuleContext {
         this.overlay = overlay;
     }
 
-    /** Starts a forward pass whose arrays belong to {@code scope}; with the modules' branches when {@code withBranches}. */
-    void beginForward(NDManager scope, boolean withBranches) {
+    /**
+     * Starts a forward pass whose arrays belong to {@code scope}; with the modules' branches when
+     * {@code withBranches}. In training, {@code seed} seeds the modules' randomness per segment.
+     */
+    void beginForward(NDManager scope, boolean withBranches, boolean training, long seed) {
         this.scope = scope;
+        this.training = training;
+        this.forwardSeed = seed;
         model.clearBranches();
         if (withBranches) {
             branches.forEach(model::setBranch);
         }
+    }
+
+    /**
+     * Enters a segment of the forward pass (see {@link VisionTransformer.SegmentListener}): its
+     * arrays go to {@code segmentScope}, and in training the engine's generator, which draws the
+     * modules' dropout and drop-path masks, is seeded from the forward's seed and the segment, so
+     * that a segment run again (activation checkpointing) draws the same masks.
+     */
+    void enter(int segment, NDManager segmentScope) {
+        scope = segmentScope;
+        lastDropoutInput = null;
+        lastDropoutOutput = null;
+        if (training) {
+            Engine.getInstance().setRandomSeed(segmentSeed(forwardSeed, segment));
+        }
+    }
+
+    /** A non-negative int seed for one segment (the engine takes an int): SplitMix64's finaliser over the pair. */
+    static int segmentSeed(long seed, int segment) {
+        long h = seed * 0x9E3779B97F4A7C15L + segment;
+        h = (h ^ (h >>> 30)) * 0xBF58476D1CE4E5B9L;
+        h = (h ^ (h >>> 27)) * 0x94D049BB133111EBL;
+        return (int) ((h ^ (h >>> 31)) >>> 33);
     }
 
     void endForward() {

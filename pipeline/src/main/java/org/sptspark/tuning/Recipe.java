@@ -18,9 +18,19 @@ import org.sptspark.model.Precision;
  * @param evalEvery evaluate on the monitoring split every this many epochs (0: never)
  * @param seed seeds the head, the modules' initialisation, the shuffling and every random mask
  * @param precision the arithmetic of the forward and backward passes (parameters and AdamW stay float32)
+ * @param checkpointActivations keep only each block's input in the forward pass and run the blocks
+ *     again in the backward pass ({@link TunedModel#setActivationCheckpointing}): the same
+ *     gradients in less memory, for one more forward pass
  */
 public record Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
-        double minLr, double dropPath, int evalEvery, long seed, Precision precision) implements java.io.Serializable {
+        double minLr, double dropPath, int evalEvery, long seed, Precision precision, boolean checkpointActivations)
+        implements java.io.Serializable {
+
+    /** A recipe without activation checkpointing. */
+    public Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
+            double minLr, double dropPath, int evalEvery, long seed, Precision precision) {
+        this(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed, precision, false);
+    }
 
     /** A float32 recipe. */
     public Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,
@@ -73,6 +83,10 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
         return toBuilder().precision(p).build();
     }
 
+    public Recipe withCheckpointActivations(boolean on) {
+        return toBuilder().checkpointActivations(on).build();
+    }
+
     /**
      * A recipe's fields set by name; each setter's parameter is the record component of the same
      * name. {@link #build} checks them together, so the order of the setters does not matter (a
@@ -92,6 +106,7 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
         private int evalEvery;
         private long seed;
         private Precision precision;
+        private boolean checkpointActivations;
 
         private Builder(Recipe from) {
             epochs = from.epochs;
@@ -105,6 +120,7 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
             evalEvery = from.evalEvery;
             seed = from.seed;
             precision = from.precision;
+            checkpointActivations = from.checkpointActivations;
         }
 
         public Builder epochs(int value) {
@@ -162,10 +178,15 @@ public record Recipe(int epochs, int batchSize, double lr, double weightDecay, i
             return this;
         }
 
+        public Builder checkpointActivations(boolean value) {
+            checkpointActivations = value;
+            return this;
+        }
+
         /** The recipe; throws {@link IllegalArgumentException} as the record's constructor does. */
         public Recipe build() {
             return new Recipe(epochs, batchSize, lr, weightDecay, warmupEpochs, warmupLr, minLr, dropPath, evalEvery, seed,
-                    precision);
+                    precision, checkpointActivations);
         }
     }
 

@@ -1,17 +1,14 @@
 package org.sptspark.tuning;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.loss.Loss;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.sptspark.data.ImageBatch;
+import org.sptspark.model.Backprop;
 import org.sptspark.model.Gradients;
 import org.sptspark.modules.Trainable;
 
@@ -19,7 +16,8 @@ import org.sptspark.modules.Trainable;
  * Trains a {@link TunedModel} under a {@link Recipe}: shuffled mini-batches, mean cross-entropy,
  * {@link AdamW} at the epoch's scheduled learning rate. Deterministic on CPU for a given seed:
  * the shuffle, the backbone's drop-path and the engine's generator (the modules' dropout and
- * drop-path) are all derived from the recipe's seed, the epoch and the step.
+ * drop-path, reseeded per segment of the forward pass) are all derived from the recipe's seed,
+ * the epoch and the step.
  */
 public final class Trainer {
 
@@ -58,6 +56,7 @@ public final class Trainer {
         NDManager root = tuned.model().manager();
         recipe.precision().requireSupported(root.getDevice());
         tuned.model().setPrecision(recipe.precision());
+        tuned.setActivationCheckpointing(recipe.checkpointActivations());
         double trainingNanos = 0;
         try (AdamW optimizer = new AdamW(root)) {
             int n = data.count();
@@ -120,9 +119,9 @@ public final class Trainer {
 
     /**
      * One optimisation step, as training takes it and the training benchmark times it: the
-     * engine's generator (the modules' dropout) seeded from {@code seed}, the forward pass in
-     * training mode, cross-entropy, backward, SNELLA's recomputation, AdamW. The caller holds
-     * {@link Gradients#ENGINE_LOCK}.
+     * forward pass in training mode (its random masks drawn from {@code seed}), cross-entropy,
+     * backward (with activation checkpointing if the model has it set), SNELLA's recomputation,
+     * AdamW. The caller holds {@link Gradients#ENGINE_LOCK}.
      *
      * @param where names the step in the error raised when the loss is not finite
      * @throws IllegalStateException when the loss is not finite, before any update, naming where
@@ -130,22 +129,15 @@ public final class Trainer {
      */
     public static Step step(TunedModel tuned, NDArray x, NDArray y, long seed, AdamW optimizer, double lr, double weightDecay,
             String where) {
-        Engine.getInstance().setRandomSeed((int) seed);
-        NDArray logits;
-        double value;
-        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-            logits = tuned.forward(x, true, seed);
-            NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
-            value = loss.getFloat();
-            if (!Double.isFinite(value)) {
-                throw new IllegalStateException("training diverged: loss " + value + " at " + where
+        Backprop.Pass pass = tuned.backward(x, y, seed, (loss, logits) -> {
+            if (!Float.isFinite(loss)) {
+                throw new IllegalStateException("training diverged: loss " + loss + " at " + where
                         + " (lower the learning rate); " + diagnose(tuned, x, logits));
             }
-            collector.backward(loss);
-        }
+        });
         tuned.afterBackward();
         optimizer.step(tuned.trainables(), lr, weightDecay);
-        return new Step(value, logits);
+        return new Step(pass.loss(), pass.logits());
     }
 
     /** Where the non-finite values are: the batch, the logits, or which trained tensors. */

@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -15,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.sptspark.allocation.TensorDecision;
+import org.sptspark.model.Backprop;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitInitializer;
@@ -51,7 +51,10 @@ public final class TunedModel implements AutoCloseable {
     private final List<TrainingHook> hooks = new ArrayList<>();
     private final List<Trainable> trainables;
     private final ParameterStore store;
+    private final Backprop.Hooks segmentHooks;
+    private final int firstTrainedSegment;
     private boolean merged;
+    private boolean checkpointing;
 
     private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training,
             Map<String, NDArray> overlay) {
@@ -94,6 +97,25 @@ public final class TunedModel implements AutoCloseable {
             }
         });
         trainables = modules.stream().flatMap(m -> m.trainables().stream()).toList();
+        firstTrainedSegment = Backprop.firstSegment(model, layout.decisions().entrySet().stream()
+                .filter(e -> !(e.getValue() instanceof TensorDecision.Frozen))
+                .map(e -> model.space().get(e.getKey())).toList());
+        segmentHooks = new Backprop.Hooks() {
+            @Override
+            public void enter(int segment, NDManager scope) {
+                context.enter(segment, scope);
+            }
+
+            @Override
+            public void afterBlockBackward(int block) {
+                hooks.forEach(h -> h.afterBlockBackward(block));
+            }
+
+            @Override
+            public int firstTrainedSegment() {
+                return firstTrainedSegment;
+            }
+        };
         if (training) {
             trainables.forEach(t -> t.value().setRequiresGradient(true));
         }
@@ -210,18 +232,50 @@ public final class TunedModel implements AutoCloseable {
     }
 
     /**
+     * Whether {@link #backward} checkpoints activations: keeps only each block's input in the
+     * forward pass and runs the blocks again, one at a time, in the backward pass (see {@link
+     * Backprop}). The gradients are the same; the memory of the activations is one block's, at the
+     * cost of one more forward pass.
+     */
+    public void setActivationCheckpointing(boolean on) {
+        checkpointing = on;
+    }
+
+    public boolean activationCheckpointing() {
+        return checkpointing;
+    }
+
+    /**
      * Logits for a batch. Every intermediate array, including the scattered deltas, belongs to
      * the images' manager.
      *
-     * @param dropPathSeed seeds the backbone's drop-path masks; the modules' dropout and
-     *     drop-path draw from the engine's generator, which the trainer seeds per step
+     * @param seed in training, seeds the backbone's drop-path masks and, per segment, the engine's
+     *     generator that draws the modules' dropout and drop-path
      */
-    public NDArray forward(NDArray images, boolean training, long dropPathSeed) {
-        context.beginForward(images.getManager(), !merged);
+    public NDArray forward(NDArray images, boolean training, long seed) {
+        context.beginForward(images.getManager(), !merged, training, seed);
         try {
-            var params = new PairList<String, Object>();
-            params.add(VisionTransformer.DROP_PATH_SEED, dropPathSeed);
-            return model.forward(store, new NDList(images), training, params).head();
+            return model.forward(store, images, training, seed, context::enter);
+        } finally {
+            context.endForward();
+        }
+    }
+
+    /**
+     * One batch's forward pass in training mode, mean cross-entropy and backward pass, with
+     * activation checkpointing if it is set: the trainables' gradients accumulate. SNELLA's
+     * kernels take theirs as the pass goes (with checkpointing) or in {@link #afterBackward}.
+     *
+     * @param seed as {@link #forward}'s
+     * @param check sees the loss before anything is back-propagated
+     */
+    public Backprop.Pass backward(NDArray images, NDArray labels, long seed, Backprop.LossCheck check) {
+        if (merged) {
+            throw new IllegalStateException("a merged model is not trained");
+        }
+        context.beginForward(images.getManager(), true, true, seed);
+        try {
+            return Backprop.run(model, store, images, labels, seed, checkpointing, segmentHooks, check);
         } finally {
             context.endForward();
         }

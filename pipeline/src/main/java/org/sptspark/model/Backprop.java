@@ -1,0 +1,209 @@
+package org.sptspark.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.loss.Loss;
+
+/**
+ * One batch's forward pass, mean cross-entropy and backward pass through a {@link
+ * VisionTransformer}: whole, or with activation checkpointing.
+ *
+ * <p>Whole, the autograd graph of every block lives until the backward pass ends. With
+ * checkpointing, the forward pass keeps only each block's input (one {@code (batch, tokens, dim)}
+ * array per block) and frees the rest as each block ends; the backward pass then runs the blocks
+ * again from the last, one at a time, each with its graph, and back-propagates into it from the
+ * gradient of its output {@code G} through {@code sum(out * G)}, whose gradient with respect to
+ * {@code out} is {@code G} exactly. The gradient this leaves on the block's input is the next
+ * seed. A block run again draws the masks it drew the first time: the backbone's drop-path
+ * depends on the forward's seed and the block's index (see {@link VisionTransformer#block}), and a
+ * tuning method's own randomness is reseeded per segment by its {@link Hooks#enter}. The same
+ * operations run on the same values, so the gradients equal those of the whole pass (the tests
+ * check every method). The cost is one more forward pass of the blocks.
+ *
+ * <p>The caller holds {@link Gradients#ENGINE_LOCK} and no gradient collector; every array this
+ * makes that outlives the call (the logits) belongs to the images' manager.
+ */
+public final class Backprop {
+
+    private Backprop() {}
+
+    /** What a tuning method does around the blocks. */
+    public interface Hooks extends VisionTransformer.SegmentListener {
+
+        /**
+         * With checkpointing, right after the gradient went back through block {@code index}, while
+         * the arrays of its recomputation still exist (SNELLA back-propagates into its kernels here).
+         */
+        default void afterBlockBackward(int index) {}
+
+        /**
+         * The first segment anything trains in ({@link VisionTransformer#EMBEDDING}, a block, or the
+         * depth when only the final norm and head train; see {@link #firstSegment}): with
+         * checkpointing, the backward pass stops there.
+         */
+        int firstTrainedSegment();
+
+        /** Hooks that do nothing around the segments, for a pass whose trained tensors start at {@code first}. */
+        static Hooks none(int first) {
+            return new Hooks() {
+                @Override
+                public void enter(int segment, NDManager scope) {}
+
+                @Override
+                public int firstTrainedSegment() {
+                    return first;
+                }
+            };
+        }
+    }
+
+    /** The first segment of the forward pass that uses any of {@code tensors} (see {@link VisionTransformer.SegmentListener}). */
+    public static int firstSegment(VisionTransformer model, Iterable<TensorSpec> tensors) {
+        int first = model.depth();
+        for (TensorSpec t : tensors) {
+            int segment = t.block() >= 0 ? t.block()
+                    : t.operation().equals("norm") || ParameterSpace.isHead(t.name()) ? model.depth()
+                    : VisionTransformer.EMBEDDING;
+            first = Math.min(first, segment);
+        }
+        return first;
+    }
+
+    /** Inspects the loss before anything is back-propagated; throws to stop the step. */
+    @FunctionalInterface
+    public interface LossCheck {
+        LossCheck NONE = (loss, logits) -> {};
+
+        void check(float loss, NDArray logits);
+    }
+
+    /** The batch's mean loss and its logits (in the images' manager, off the graph). */
+    public record Pass(float loss, NDArray logits) {}
+
+    /**
+     * Forward and backward in training mode; gradients accumulate into whatever requires them.
+     *
+     * @param dropPathSeed seeds the backbone's drop-path masks
+     * @param checkpoint keep only the blocks' inputs and run each block again in the backward pass
+     */
+    public static Pass run(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+            long dropPathSeed, boolean checkpoint, Hooks hooks, LossCheck check) {
+        return checkpoint ? checkpointed(model, store, images, labels, dropPathSeed, hooks, check)
+                : whole(model, store, images, labels, dropPathSeed, hooks, check);
+    }
+
+    private static Pass whole(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+            long dropPathSeed, Hooks hooks, LossCheck check) {
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray logits = model.forward(store, images, true, dropPathSeed, hooks);
+            NDArray loss = loss(labels, logits);
+            float value = loss.getFloat();
+            check.check(value, logits);
+            collector.backward(loss);
+            return new Pass(value, logits);
+        }
+    }
+
+    private static Pass checkpointed(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+            long dropPathSeed, Hooks hooks, LossCheck check) {
+        NDManager scope = images.getManager();
+        int depth = model.depth();
+        // inputs[i] is block i's input, inputs[depth] the last block's output; no graph is kept
+        NDArray[] inputs = new NDArray[depth + 1];
+        try {
+            try (NDManager segment = scope.newSubManager()) {
+                hooks.enter(VisionTransformer.EMBEDDING, segment);
+                inputs[0] = alias(model.embed(store, alias(images, segment), true), scope);
+            }
+            for (int i = 0; i < depth; i++) {
+                try (NDManager segment = scope.newSubManager()) {
+                    hooks.enter(i, segment);
+                    inputs[i + 1] = alias(model.block(i, store, alias(inputs[i], segment), true, dropPathSeed), scope);
+                }
+            }
+            float value;
+            NDArray logits;
+            NDArray seed;
+            try (NDManager segment = scope.newSubManager()) {
+                hooks.enter(depth, segment);
+                NDArray tokens = leaf(inputs[depth], segment);
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    logits = model.classify(store, tokens, true);
+                    NDArray loss = loss(labels, logits);
+                    value = loss.getFloat();
+                    check.check(value, logits);
+                    collector.backward(loss);
+                }
+                seed = tokens.getGradient();
+                seed.attach(scope);
+                logits = alias(logits, scope);
+            }
+            release(inputs, depth);
+            int first = hooks.firstTrainedSegment();
+            for (int i = depth - 1; i >= Math.max(0, first); i--) {
+                try (NDManager segment = scope.newSubManager()) {
+                    NDArray x = leaf(inputs[i], segment);
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        hooks.enter(i, segment);
+                        NDArray out = model.block(i, store, x, true, dropPathSeed);
+                        collector.backward(out.mul(seed).sum());
+                    }
+                    hooks.afterBlockBackward(i);
+                    NDArray next = x.getGradient();
+                    next.attach(scope);
+                    seed.close();
+                    seed = next;
+                }
+                release(inputs, i);
+            }
+            // the embedding's parameters (trained by full fine-tuning) take the rest
+            if (first == VisionTransformer.EMBEDDING) {
+                try (NDManager segment = scope.newSubManager()) {
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        hooks.enter(VisionTransformer.EMBEDDING, segment);
+                        NDArray tokens = model.embed(store, alias(images, segment), true);
+                        collector.backward(tokens.mul(seed).sum());
+                    }
+                }
+            }
+            seed.close();
+            return new Pass(value, logits);
+        } finally {
+            for (int i = 0; i < inputs.length; i++) {
+                release(inputs, i);
+            }
+        }
+    }
+
+    private static void release(NDArray[] arrays, int i) {
+        if (arrays[i] != null) {
+            arrays[i].close();
+            arrays[i] = null;
+        }
+    }
+
+    private static NDArray loss(NDArray labels, NDArray logits) {
+        return Loss.softmaxCrossEntropyLoss().evaluate(new NDList(labels), new NDList(logits));
+    }
+
+    /**
+     * The same values, detached, in {@code into}: work on it belongs to {@code into}, and it outlives
+     * the manager the values came from.
+     */
+    private static NDArray alias(NDArray a, NDManager into) {
+        NDArray view = a.stopGradient();
+        view.attach(into);
+        return view;
+    }
+
+    /** The values as a leaf that collects its gradient, in {@code into}. */
+    private static NDArray leaf(NDArray a, NDManager into) {
+        NDArray x = alias(a, into);
+        x.setRequiresGradient(true);
+        return x;
+    }
+}
