@@ -221,13 +221,24 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    /** Training cost per preset and method, each in its own JVM so peak memory is per method. */
+    /**
+     * Training cost per preset and method. Each row's time and memory come from two fresh JVMs:
+     * the time from one with glibc's default allocator, the peak from one with a fixed mmap
+     * threshold, so neither setting distorts the other figure.
+     */
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = {"Measure a training step's cost per preset and method: time, memory, artifact size.",
                 "Step time, trained and updated scalars, AdamW state, peak process memory (RSS) and artifact size",
                 "vs the full checkpoint; spt-lora-masked is the reference's masked-full-gradient unstructured",
-                "tuning on the same plan. Each (preset, method) runs in a fresh JVM."})
+                "tuning on the same plan. Each (preset, method, checkpointing) runs in two fresh JVMs: the step",
+                "time from one with glibc's default allocator, the peak RSS from one with",
+                "MALLOC_MMAP_THRESHOLD_=131072 (a fixed mmap threshold: the default one rises after large frees",
+                "and the heap's fragmentation then inflates the peak, while the fixed one makes every large",
+                "tensor an mmap, which slows steps by up to 2x)."})
     static final class Train implements Callable<Integer> {
+
+        /** The mmap threshold of the memory runs, in bytes. */
+        static final String MMAP_THRESHOLD = "131072";
 
         @Spec
         CommandSpec spec;
@@ -257,7 +268,11 @@ final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "3", description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE}).")
         int steps;
 
-        @Option(names = "--in-process", description = "Run every row in this JVM (peak memory is then cumulative).")
+        @Option(names = "--checkpointing", defaultValue = "off",
+                description = "Activation checkpointing: off, on, or both (a row each) (default: ${DEFAULT-VALUE}).")
+        String checkpointing;
+
+        @Option(names = "--in-process", description = "Run every row in this JVM, time and memory together (peak memory is then cumulative).")
         boolean inProcess;
 
         @Override
@@ -271,38 +286,58 @@ final class BenchCommand implements Runnable {
                             + org.sptspark.bench.TrainingBenchmark.methods());
                 }
             }
+            List<Boolean> modes = switch (checkpointing) {
+                case "off" -> List.of(false);
+                case "on" -> List.of(true);
+                case "both" -> List.of(false, true);
+                default -> throw new IllegalArgumentException("--checkpointing must be off, on or both, not '" + checkpointing + "'");
+            };
             presets.forEach(VitPresets::get);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",
                     ai.djl.engine.Engine.getInstance().getEngineName(), ai.djl.engine.Engine.getInstance().getVersion(),
                     Runtime.getRuntime().availableProcessors(), batch, steps,
-                    inProcess ? "one JVM (peak RSS cumulative)" : "one JVM per row (MALLOC_MMAP_THRESHOLD_=" + System.getenv().getOrDefault("MALLOC_MMAP_THRESHOLD_", "131072") + ")");
-            out.printf(Locale.ROOT, "%-22s %-16s %7s %12s %12s %12s %9s %8s %10s %12s %14s%n", "preset", "method", "budget",
-                    "trained", "updated", "AdamW bytes", "step s", "img/s", "peak RSS", "artifact B", "checkpoint B");
+                    inProcess ? "one JVM (peak RSS cumulative)"
+                            : "two JVMs per row: step time with the default allocator, peak RSS with MALLOC_MMAP_THRESHOLD_="
+                                    + MMAP_THRESHOLD);
+            out.printf(Locale.ROOT, "%-22s %-16s %5s %7s %12s %12s %12s %9s %8s %10s %12s %14s%n", "preset", "method", "ckpt",
+                    "budget", "trained", "updated", "AdamW bytes", "step s", "img/s", "peak RSS", "artifact B", "checkpoint B");
             out.flush();
             var gson = new com.google.gson.Gson();
             for (String preset : presets) {
                 for (String method : methods) {
-                    org.sptspark.bench.TrainingBenchmark.Row r;
-                    if (inProcess) {
-                        r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
-                                batch, warmup, steps);
-                    } else {
-                        r = gson.fromJson(fork(preset, method), org.sptspark.bench.TrainingBenchmark.Row.class);
+                    for (boolean checkpoint : modes) {
+                        org.sptspark.bench.TrainingBenchmark.Row r;
+                        long peak;
+                        if (inProcess) {
+                            r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
+                                    batch, warmup, steps, checkpoint);
+                            peak = r.peakRssBytes();
+                        } else {
+                            var row = org.sptspark.bench.TrainingBenchmark.Row.class;
+                            r = gson.fromJson(fork(preset, method, checkpoint, warmup, steps, false), row);
+                            // the peak of the first steps: AdamW's moments and every activation exist by the second
+                            peak = gson.fromJson(fork(preset, method, checkpoint, 1, 1, true), row).peakRssBytes();
+                        }
+                        out.printf(Locale.ROOT, "%-22s %-16s %5s %7s %,12d %,12d %,12d %9.3f %8.1f %7.0f MB %12s %,14d%n",
+                                r.preset(), r.method(), checkpoint ? "on" : "off", r.budget() == null ? "-" : r.budget(),
+                                r.tuned(), r.updated(), r.optimizerBytes(), r.stepSeconds(), r.imagesPerSecond(),
+                                peak / 1048576.0,
+                                r.artifactBytes() < 0 ? "-" : String.format(Locale.ROOT, "%,d", r.artifactBytes()),
+                                r.checkpointBytes());
+                        out.flush();
                     }
-                    out.printf(Locale.ROOT, "%-22s %-16s %7s %,12d %,12d %,12d %9.3f %8.1f %7.0f MB %12s %,14d%n",
-                            r.preset(), r.method(), r.budget() == null ? "-" : r.budget(), r.tuned(), r.updated(),
-                            r.optimizerBytes(), r.stepSeconds(), r.imagesPerSecond(), r.peakRssBytes() / 1048576.0,
-                            r.artifactBytes() < 0 ? "-" : String.format(Locale.ROOT, "%,d", r.artifactBytes()),
-                            r.checkpointBytes());
-                    out.flush();
                 }
             }
             return 0;
         }
 
-        /** Runs one row in a fresh JVM with this JVM's flags and class path; returns its JSON. */
-        private String fork(String preset, String method) throws Exception {
+        /**
+         * Runs one row in a fresh JVM with this JVM's flags and class path, with the mmap threshold
+         * fixed when {@code forMemory} and glibc's default allocator otherwise; returns its JSON.
+         */
+        private String fork(String preset, String method, boolean checkpoint, int warm, int timed, boolean forMemory)
+                throws Exception {
             var command = new java.util.ArrayList<String>();
             command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -310,11 +345,13 @@ final class BenchCommand implements Runnable {
             command.add(System.getProperty("java.class.path"));
             command.add(Row.class.getName());
             command.addAll(List.of(preset, method, budget, String.valueOf(rank), String.valueOf(batch),
-                    String.valueOf(warmup), String.valueOf(steps)));
+                    String.valueOf(warm), String.valueOf(timed), String.valueOf(checkpoint)));
             var builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-            // a fixed mmap threshold: glibc otherwise raises it after large frees and serves later large
-            // tensors from its heap, whose fragmentation inflates the peak with memory no method holds
-            builder.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "131072");
+            if (forMemory) {
+                builder.environment().put("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD);
+            } else {
+                builder.environment().remove("MALLOC_MMAP_THRESHOLD_");
+            }
             Process p = builder.start();
             String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
@@ -332,7 +369,7 @@ final class BenchCommand implements Runnable {
 
         public static void main(String[] a) {
             var r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
-                    Integer.parseInt(a[4]), Integer.parseInt(a[5]), Integer.parseInt(a[6]));
+                    Integer.parseInt(a[4]), Integer.parseInt(a[5]), Integer.parseInt(a[6]), Boolean.parseBoolean(a[7]));
             System.out.println("ROW " + new com.google.gson.Gson().toJson(r));
             System.exit(0);
         }
