@@ -8,14 +8,15 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.sptspark.allocation.TensorDecision;
 import org.sptspark.bench.BenchWorkload;
 import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.bench.SensitivityBenchmark;
 import org.sptspark.bench.TrainingBenchmark;
+import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
@@ -34,7 +35,8 @@ import picocli.CommandLine.Spec;
             "Rows: model (forward+backward, all parameters trainable), sensitivity (one SPT scoring batch),",
             "and one training step (AdamW) per method, on the same layout (SPT's plan included). The peer",
             "is a Python server run by --python with torch and numpy, at our intra-op thread count; its",
-            "SPT sparse entries train the reference's way (a 0/1-masked whole matrix); it has no SNELLA.",
+            "SPT sparse entries train the reference's way (a 0/1-masked whole matrix), its SNELLA under",
+            "torch.utils.checkpoint as the reference's.",
             "Without torch the peer is skipped (one line says how to install it) and ours run alone: exit 0."})
 final class BenchPeerCommand implements Callable<Integer> {
 
@@ -94,11 +96,14 @@ final class BenchPeerCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         String property = System.getProperty("ai.djl.pytorch.num_threads");
-        int threads = property != null ? Integer.parseInt(property.trim()) : Runtime.getRuntime().availableProcessors();
         Engine engine = Engine.getInstance();
-        out.printf(Locale.ROOT, "ours: DJL %s, %s %s, %d cores, intra-op threads %d (%s)%n", Engine.getDjlVersion(),
-                engine.getEngineName(), engine.getVersion(), Runtime.getRuntime().availableProcessors(), threads,
-                property != null ? "ai.djl.pytorch.num_threads" : "no ai.djl.pytorch.num_threads: libtorch's default, taken as the core count");
+        // the peer runs at the intra-op thread count our libtorch actually uses
+        int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        out.printf(Locale.ROOT, "ours: DJL %s, %s %s, %d cores, intra-op threads %d (%s), inter-op %d%n",
+                Engine.getDjlVersion(), engine.getEngineName(), engine.getVersion(),
+                Runtime.getRuntime().availableProcessors(), threads,
+                property != null ? "ai.djl.pytorch.num_threads=" + property : "libtorch's default",
+                ai.djl.pytorch.jni.JniUtils.getNumInteropThreads());
         var why = new StringBuilder();
         String torch = PeerServer.probe(python, why);
         PeerServer peer = null;
@@ -161,12 +166,12 @@ final class BenchPeerCommand implements Callable<Integer> {
         JsonObject peerSpec = null;
         if (row.equals(MODEL)) {
             ours = ModelBenchmark.workload(c, batch);
-            oursUpdated = org.sptspark.model.ParameterSpace.of(c).tensors().stream().mapToLong(t -> t.size()).sum();
+            oursUpdated = ParameterSpace.of(c).tensors().stream().mapToLong(t -> t.size()).sum();
             peerSpec = PeerSpec.model(c, batch);
             form = "same";
         } else if (row.equals(SENSITIVITY)) {
             ours = SensitivityBenchmark.workload(c, batch);
-            oursUpdated = org.sptspark.model.ParameterSpace.of(c).tensors().stream().filter(t -> t.isScored())
+            oursUpdated = ParameterSpace.of(c).tensors().stream().filter(t -> t.isScored())
                     .mapToLong(t -> t.size()).sum();
             peerSpec = PeerSpec.sensitivity(c, batch);
             form = "same";
@@ -176,12 +181,14 @@ final class BenchPeerCommand implements Callable<Integer> {
             budgetLabel = w.budgetLabel();
             oursUpdated = w.tuned().trainableScalars();
             boolean sparse = w.layout().decisions().values().stream()
-                    .anyMatch(d -> d instanceof org.sptspark.allocation.TensorDecision.Sparse);
-            if (!PeerSpec.supported(row)) {
-                form = "missing: no SNELLA in the peer";
+                    .anyMatch(d -> d instanceof TensorDecision.Sparse);
+            peerSpec = PeerSpec.training(w);
+            if (sparse && !w.masked()) {
+                form = "masked sparse (reference's form; ours: sparse delta)";
+            } else if (row.equals("snella")) {
+                form = "checkpointed kernel (reference's form; ours: recomputed by hand)";
             } else {
-                peerSpec = PeerSpec.training(w);
-                form = sparse && !w.masked() ? "masked sparse (reference's form; ours: sparse delta)" : "same";
+                form = "same";
             }
         }
         String note = null;
@@ -228,7 +235,7 @@ final class BenchPeerCommand implements Callable<Integer> {
             if (withPeer) {
                 peer.call("release");
             }
-            return new Result(config.name(), row, budgetLabel, median(mine), withPeer ? median(theirs) : Double.NaN,
+            return new Result(config.name(), row, budgetLabel, ModelBenchmark.median(mine), withPeer ? ModelBenchmark.median(theirs) : Double.NaN,
                     oursUpdated, peerUpdated, oursPeak, peerPeak, oursLoss, peerLoss,
                     peer == null ? "skipped" : form, note);
         }
@@ -242,12 +249,5 @@ final class BenchPeerCommand implements Callable<Integer> {
                 // a temporary file
             }
         }
-    }
-
-    static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        int m = sorted.length / 2;
-        return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
 }

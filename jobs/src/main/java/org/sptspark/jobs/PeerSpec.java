@@ -1,5 +1,6 @@
 package org.sptspark.jobs;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -15,15 +16,19 @@ import java.util.Map;
 import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.TensorDecision;
 import org.sptspark.bench.TrainingBenchmark;
+import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VitConfig;
+import org.sptspark.modules.TensorNames;
 import org.sptspark.modules.Trainable;
+import org.sptspark.snella.Kernel;
 import org.sptspark.tuning.TunedModel;
 
 /**
  * The JSON a {@link PeerServer} sets a workload up from, so that the peer does our work: the
  * architecture, the batch, and for a training row our layout tensor by tensor (frozen, whole,
- * SPT's sparse entries with their flat indices, LoRA or Adapter with its rank, SNELLA) and our
+ * SPT's sparse entries with their flat indices, LoRA or Adapter with its rank, SNELLA with its
+ * rank and the entries each matrix keeps) and our
  * trainables with their weight-decay flags.
  */
 final class PeerSpec {
@@ -32,15 +37,14 @@ final class PeerSpec {
 
     /** {@code spt bench model}'s workload: forward+backward, every parameter trainable. */
     static JsonObject model(VitConfig config, int batch) {
-        JsonObject spec = base("model", config, batch);
-        return spec;
+        return base("model", config, batch);
     }
 
     /** One batch of SPT's sensitivity scoring over the tensors SPT scores. */
     static JsonObject sensitivity(VitConfig config, int batch) {
         JsonObject spec = base("sensitivity", config, batch);
         JsonArray scored = new JsonArray();
-        for (TensorSpec t : org.sptspark.model.ParameterSpace.of(config).tensors()) {
+        for (TensorSpec t : ParameterSpace.of(config).tensors()) {
             if (t.isScored()) {
                 scored.add(t.name());
             }
@@ -79,6 +83,8 @@ final class PeerSpec {
             } else if (d instanceof TensorDecision.Kernelized k) {
                 t.addProperty("decision", "snella");
                 t.addProperty("rank", k.rank());
+                t.addProperty("heads", Kernel.HEADS);
+                t.addProperty("keep", kept(w).get(e.getKey()));
             } else {
                 throw new IllegalArgumentException("no peer form for " + d);
             }
@@ -98,9 +104,20 @@ final class PeerSpec {
         return spec;
     }
 
-    /** Whether the peer implements this row (SNELLA it does not). */
-    static boolean supported(String row) {
-        return !row.equals("snella");
+    /**
+     * The entries each SNELLA matrix keeps now, as the competition set them: the length of the
+     * sparse delta it exports.
+     */
+    private static Map<String, Long> kept(TrainingBenchmark.Workload w) {
+        var out = new java.util.HashMap<String, Long>();
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            for (NDArray a : w.tuned().export(scratch)) {
+                if (a.getName().endsWith(TensorNames.DELTA_INDEX)) {
+                    out.put(a.getName().substring(0, a.getName().length() - TensorNames.DELTA_INDEX.length()), a.size());
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -119,10 +136,10 @@ final class PeerSpec {
             }
             for (var e : params.entrySet()) {
                 String name = e.getKey();
-                NDArray value = e.getValue().getArray().toDevice(ai.djl.Device.cpu(), true);
+                NDArray value = e.getValue().getArray().toDevice(Device.cpu(), true);
                 value.attach(scratch);
                 TensorDecision d = name.startsWith("head.") ? null : w.layout().decision(name);
-                NDArray delta = trainables.get(name + org.sptspark.modules.TensorNames.DELTA_VALUE);
+                NDArray delta = trainables.get(name + TensorNames.DELTA_VALUE);
                 if (d instanceof TensorDecision.Sparse s && delta != null) {
                     float[] weight = value.toFloatArray();
                     float[] dv = delta.toFloatArray();
@@ -137,18 +154,18 @@ final class PeerSpec {
             }
             var seen = new HashSet<>(params.keySet());
             for (Trainable t : w.tuned().trainables()) {
-                if (seen.add(t.name()) && !t.name().endsWith(org.sptspark.modules.TensorNames.DELTA_VALUE)) {
-                    NDArray copy = t.value().toDevice(ai.djl.Device.cpu(), true);
+                if (seen.add(t.name()) && !t.name().endsWith(TensorNames.DELTA_VALUE)) {
+                    NDArray copy = t.value().toDevice(Device.cpu(), true);
                     copy.attach(scratch);
                     copy.setName(t.name());
                     list.add(copy);
                 }
             }
-            NDArray images = w.images().toDevice(ai.djl.Device.cpu(), true);
+            NDArray images = w.images().toDevice(Device.cpu(), true);
             images.attach(scratch);
             images.setName("input.images");
             list.add(images);
-            NDArray labels = w.labels().toDevice(ai.djl.Device.cpu(), true);
+            NDArray labels = w.labels().toDevice(Device.cpu(), true);
             labels.attach(scratch);
             labels.setName("input.labels");
             list.add(labels);

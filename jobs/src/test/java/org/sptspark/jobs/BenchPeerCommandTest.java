@@ -25,7 +25,7 @@ class BenchPeerCommandTest {
                     .findFirst().orElseThrow(() -> new AssertionError("no row " + row + " in\n" + r.out()));
             String[] cells = line.split("\\s+");
             assertTrue(Double.parseDouble(cells[3]) > 0, line);
-            if (torch && !row.equals("snella")) {
+            if (torch) {
                 assertTrue(cells[5].matches("\\d+\\.\\d\\dx"), "no ratio: " + line);
                 assertTrue(Double.parseDouble(cells[4]) > 0, line);
             } else {

@@ -152,7 +152,8 @@ public final class ModelBenchmark {
         }
     }
 
-    static double median(double[] values) {
+    /** The median (the mean of the middle two for an even count). */
+    public static double median(double[] values) {
         double[] sorted = values.clone();
         java.util.Arrays.sort(sorted);
         int m = sorted.length / 2;

@@ -23,7 +23,11 @@ Tuning is what the spec says per backbone tensor (the Java side's layout, so bot
 whole tensors train as they are; SPT's sparse entries train the reference's way, the whole matrix
 with a 0/1 mask on its gradient; LoRA and Adapter branches as our modules build them (dropout 0.1 on
 the module's input, shared by modules reading the same array, none on attn.proj; drop-path 0.1 on
-the branch's output). SNELLA is not implemented here.
+the branch's output). SNELLA as ours builds it: the kernelized delta of each matrix computed under
+torch.utils.checkpoint (so the dense delta is recomputed in the backward pass, as the SNELL reference
+does), the same number of kept entries per matrix as our competition gives it (the spec says), the
+threshold by a partial top-k as ours (the reference takes a quantile), and the importance and
+uncertainty averages updated after each backward pass.
 
 Only torch and numpy are used.
 """
@@ -38,6 +42,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as checkpoint
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +140,7 @@ class Branches:
     def __init__(self, dropout, drop_path):
         self.lora = {}      # linear -> (A, B)
         self.adapter = {}   # linear -> (down w, down b, up w, up b)
+        self.snella = {}    # linear -> Kernel
         self.dropout_rate = dropout
         self.drop_path_rate = drop_path
         self.cache = None
@@ -169,7 +175,74 @@ class Branches:
             dw, db, uw, ub = adapter
             source = x if proj else self.dropout(y, training)
             y = y + self.drop_path(F.linear(F.gelu(F.linear(source, dw, db)), uw, ub), training)
+        kernel = self.snella.get(name)
+        if kernel is not None:
+            source = x if proj else self.dropout(x, training)
+            y = y + self.drop_path(F.linear(source, kernel.delta(training)), training)
         return y
+
+
+class Kernel:
+    """SNELLA's kernelized sparse delta of one (rows, cols) matrix, from factors In and Out.
+
+    K[o, i] = sum_h c_h ||Out_h[o] - In_h[i]|| (c_h = 0.1, -0.1, ...), dW = K + alpha softmax(K / gamma
+    over the outputs) + beta, delta = dW |dW| on the `keep` entries of largest |dW| (|dW| and the
+    selection constant to autograd). In training the delta is computed under checkpoint: only the
+    factors are saved, and the backward pass recomputes dW with the threshold the forward pass chose.
+    """
+
+    SCALE = 0.1
+
+    def __init__(self, factors, heads, keep):
+        self.inp, self.out, self.alpha, self.gamma, self.beta = factors
+        self.coefficients = torch.tensor([self.SCALE if h % 2 == 0 else -self.SCALE for h in range(heads)]).view(heads, 1, 1)
+        self.keep = keep
+        self.threshold = None
+        self.importance = [torch.zeros_like(self.inp), torch.zeros_like(self.out)]
+        self.uncertainty = [torch.zeros_like(self.inp), torch.zeros_like(self.out)]
+
+    def dense(self, a, b, alpha, gamma, beta):
+        dots = b @ a.transpose(1, 2)
+        squared = b.square().sum(2, keepdim=True) + a.square().sum(2).unsqueeze(1) - 2 * dots
+        k = (squared.clamp_min(1e-30).sqrt() * self.coefficients).sum(0)
+        return k + alpha * torch.softmax(k / gamma, dim=0) + beta
+
+    def sparse(self, a, b, alpha, gamma, beta):
+        dw = self.dense(a, b, alpha, gamma, beta)
+        magnitude = dw.detach().abs()
+        if self.threshold is None:
+            self.threshold = kth_largest(magnitude, self.keep)
+        return dw * (magnitude * (magnitude >= self.threshold).to(dw.dtype))
+
+    def delta(self, training):
+        self.threshold = None
+        factors = (self.inp, self.out, self.alpha, self.gamma, self.beta)
+        if not training:
+            with torch.no_grad():
+                return self.sparse(*factors)
+        return checkpoint.checkpoint(self.sparse, *factors, use_reentrant=False)
+
+    def observe(self, beta1=0.85, beta2=0.85):
+        """The competition's moving averages of |p grad| and of its deviation, after a backward pass."""
+        with torch.no_grad():
+            for j, p in enumerate((self.inp, self.out)):
+                ipt = (p * p.grad).abs().nan_to_num(nan=0.0)
+                self.importance[j].mul_(beta1).add_(ipt, alpha=1 - beta1)
+                self.uncertainty[j].mul_(beta2).add_((ipt - self.importance[j]).abs(), alpha=1 - beta2)
+
+
+def kth_largest(magnitude, keep):
+    """The keep-th largest value by a partial top-k from the shorter side (+inf keeps none, -inf all)."""
+    flat = magnitude.reshape(-1)
+    n = flat.numel()
+    if keep <= 0:
+        return float("inf")
+    if keep >= n:
+        return float("-inf")
+    smallest = n - keep + 1
+    if keep <= smallest:
+        return torch.topk(flat, keep, largest=True, sorted=False).values.min()
+    return torch.topk(flat, smallest, largest=False, sorted=False).values.max()
 
 
 def drop_path(branch, rate, training):
@@ -285,6 +358,10 @@ class Workload:
             bound = 1.0 / math.sqrt(shape[-1])  # kaiming-uniform with a = sqrt(5)
             return torch.empty(shape).uniform_(-bound, bound, generator=generator)
 
+        def kaiming3(shape):
+            bound = 1.0 / math.sqrt(shape[1] * shape[2])  # fan-in of a 3-D tensor: size(1) * size(2)
+            return torch.empty(shape).uniform_(-bound, bound, generator=generator)
+
         zeros = torch.zeros
         tuned = 0
         for entry in spec["tensors"]:
@@ -325,6 +402,18 @@ class Workload:
                 self.branches.adapter[linear] = (dw, db, uw, ub)
                 for n_, t in ((down + "weight", dw), (down + "bias", db), (up + "weight", uw), (up + "bias", ub)):
                     self.trainables.append((n_, t, decay.get(n_, n_.endswith("weight")), None))
+                    tuned += t.numel()
+            elif kind == "snella":
+                r, heads, linear = entry["rank"], entry["heads"], linear_of(name)
+                rows, cols = p.shape
+                prefix = linear + ".snella_"
+                factors = (new(prefix + "in", (heads, cols, r // heads), kaiming3),
+                           new(prefix + "out", (heads, rows, r // heads), kaiming3),
+                           new(prefix + "alpha", (1,), torch.ones), new(prefix + "gamma", (1,), torch.ones),
+                           new(prefix + "beta", (1,), zeros))
+                self.branches.snella[linear] = Kernel(factors, heads, entry["keep"])
+                for part, t in zip(("in", "out", "alpha", "gamma", "beta"), factors):
+                    self.trainables.append((prefix + part, t, decay.get(prefix + part, part in ("in", "out")), None))
                     tuned += t.numel()
             else:
                 raise ValueError("decision '%s' of %s is not implemented in the peer" % (kind, name))
@@ -380,6 +469,8 @@ class Workload:
             with torch.no_grad():
                 for t, m in self.masks:
                     t.grad.mul_(m)
+            for kernel in self.branches.snella.values():
+                kernel.observe()
             self.optimizer.step()
         value = float(loss.detach())
         seconds = time.perf_counter() - t0
