@@ -67,6 +67,58 @@ public final class ModelBenchmark {
         }
     }
 
+    /**
+     * The forward+backward of {@link #forwardBackward} as a workload stepped one batch at a time:
+     * every parameter trainable, the same random batch each step.
+     */
+    public static BenchWorkload workload(VitConfig config, int batch) {
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            var model = VisionTransformer.create(manager, config, 0);
+            var store = new ParameterStore(manager, false);
+            NDArray x = manager.create(randomImages(config, batch, 1),
+                    new Shape(batch, config.inChannels(), config.imageSize(), config.imageSize()));
+            NDArray y = manager.create(randomLabels(config, batch, 1));
+            return new BenchWorkload() {
+                private double loss = Double.NaN;
+
+                @Override
+                public double step() {
+                    long t0 = System.nanoTime();
+                    synchronized (org.sptspark.model.Gradients.ENGINE_LOCK) {
+                        try (NDManager step = manager.newSubManager();
+                                GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                            NDArray logits = model.forward(store, new NDList(x), true).head();
+                            NDArray l = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(y), new NDList(logits));
+                            l.attach(step);
+                            logits.attach(step);
+                            loss = l.getFloat();
+                            collector.backward(l);
+                            // a read of one gradient waits for the whole backward on asynchronous devices
+                            NDArray g = model.parameter("patch_embed.proj.weight").getArray().getGradient();
+                            g.attach(step);
+                            g.flatten().get(0).getFloat();
+                        }
+                    }
+                    return (System.nanoTime() - t0) / 1e9;
+                }
+
+                @Override
+                public double loss() {
+                    return loss;
+                }
+
+                @Override
+                public void close() {
+                    manager.close();
+                }
+            };
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
     /** Standard-normal pixels for {@code batch} images of the configuration's input size, CHW per image. */
     public static float[] randomImages(VitConfig config, int batch, long seed) {
         var random = new SplittableRandom(seed);
@@ -100,7 +152,8 @@ public final class ModelBenchmark {
         }
     }
 
-    static double median(double[] values) {
+    /** The median (the mean of the middle two for an even count). */
+    public static double median(double[] values) {
         double[] sorted = values.clone();
         java.util.Arrays.sort(sorted);
         int m = sorted.length / 2;

@@ -25,6 +25,52 @@ public final class SensitivityBenchmark {
     }
 
     /**
+     * The scorer's work as a workload stepped one batch at a time: each step is one
+     * {@link SensitivityScorer#add} (forward in training mode, cross-entropy, backward, the
+     * float64 {@code grad^2} accumulation over the scored tensors) on the same random batch, with
+     * its own drop-path seed.
+     */
+    public static BenchWorkload workload(VitConfig config, int batchSize) {
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            var model = VisionTransformer.create(manager, config, 0);
+            NDArray x = manager.create(ModelBenchmark.randomImages(config, batchSize, 1),
+                    new Shape(batchSize, config.inChannels(), config.imageSize(), config.imageSize()));
+            NDArray y = manager.create(ModelBenchmark.randomLabels(config, batchSize, 1));
+            var scorer = new SensitivityScorer(model, manager);
+            return new BenchWorkload() {
+                private int batches;
+
+                @Override
+                public double step() {
+                    long t0 = System.nanoTime();
+                    scorer.add(x, y, batches, "batch " + batches);
+                    batches++;
+                    scorer.awaitDevice();
+                    return (System.nanoTime() - t0) / 1e9;
+                }
+
+                @Override
+                public double loss() {
+                    return Double.NaN;
+                }
+
+                @Override
+                public void close() {
+                    try {
+                        scorer.close();
+                    } finally {
+                        manager.close();
+                    }
+                }
+            };
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /**
      * As {@link #sensitivitySeconds(VitConfig, int, int)} on a device and in a precision; the
      * clock stops once the device has run every queued kernel.
      */

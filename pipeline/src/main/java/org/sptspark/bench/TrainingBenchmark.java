@@ -48,6 +48,12 @@ public final class TrainingBenchmark {
     /** The reference's masked-full-gradient SPT-LoRA, for comparison rows. */
     public static final String MASKED = "spt-lora-masked";
 
+    /** The learning rate of the benchmark's AdamW steps. */
+    public static final double LR = 1e-3;
+
+    /** The weight decay of the benchmark's AdamW steps (on matrices only, as training). */
+    public static final double WEIGHT_DECAY = 1e-4;
+
     /**
      * @param tuned scalars the method trains (the head included)
      * @param updated scalars the optimizer updates (masked tensors whole)
@@ -93,62 +99,192 @@ public final class TrainingBenchmark {
     /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device and in a precision. */
     public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps, Device device, Precision precision) {
-        boolean masked = method.equals(MASKED);
-        Method m = masked ? Method.SPT_LORA : Method.parse(method);
-        precision.requireSupported(device);
-        try (NDManager manager = NDManager.newBaseManager(device)) {
-            VisionTransformer model = VisionTransformer.create(manager, config, 1);
-            model.setPrecision(precision);
-            TuningLayout layout;
-            String budgetLabel = null;
-            if (m.needsPlan()) {
-                var rule = AllocationRule.defaults(m.planModule(), rank);
-                Budget b = Budget.parse(budget, model.space().backboneSize());
-                TuningPlan plan = new BudgetAllocator(AllocationBenchmark.randomScores(config, 5), rule)
-                        .allocate(List.of(b)).get(0);
-                layout = TuningLayout.fromPlan(m, plan, PlanJson.id(plan), model.space());
-                budgetLabel = b.label();
-            } else if (m == Method.SNELLA) {
-                // SNELLA at the reference's rank 32, whatever the LoRA rank
-                layout = TuningLayout.baseline(m, model.space(), SnellaOptions.defaults().rank());
-            } else {
-                layout = TuningLayout.baseline(m, model.space(), rank);
+        try (Workload w = Workload.setUp(config, method, budget, rank, batch, device, precision)) {
+            double[] times = new double[steps];
+            for (int i = 0; i < warmup + steps; i++) {
+                double seconds = w.step();
+                if (i >= warmup) {
+                    times[i - warmup] = seconds;
+                }
             }
-            var mode = masked ? Unstructured.MASKED_FULL : Unstructured.DELTA;
-            try (var tuned = TunedModel.forTraining(model, layout, 0, mode); AdamW adam = new AdamW(manager)) {
+            Arrays.sort(times);
+            return w.row(times[steps / 2]);
+        }
+    }
+
+    /**
+     * One (preset, method) row set up once: the model, the method's modules on it, AdamW and a
+     * batch of random images; each {@link #step()} is one training step on that batch, as
+     * {@link #measure} times it.
+     */
+    public static final class Workload implements BenchWorkload {
+        private final VitConfig config;
+        private final String method;
+        private final boolean masked;
+        private final Method m;
+        private final Device device;
+        private final Precision precision;
+        private final int batch;
+        private final NDManager manager;
+        private final VisionTransformer model;
+        private final TuningLayout layout;
+        private final String budgetLabel;
+        private final TunedModel tuned;
+        private final AdamW adam;
+        private final NDArray images;
+        private final NDArray labels;
+        private int steps;
+        private double loss = Double.NaN;
+
+        private Workload(VitConfig config, String method, String budget, int rank, int batch, Device device,
+                Precision precision) {
+            this.config = config;
+            this.method = method;
+            this.masked = method.equals(MASKED);
+            this.m = masked ? Method.SPT_LORA : Method.parse(method);
+            this.device = device;
+            this.precision = precision;
+            this.batch = batch;
+            precision.requireSupported(device);
+            manager = NDManager.newBaseManager(device);
+            TunedModel t = null;
+            AdamW a = null;
+            try {
+                model = VisionTransformer.create(manager, config, 1);
+                model.setPrecision(precision);
+                String label = null;
+                if (m.needsPlan()) {
+                    var rule = AllocationRule.defaults(m.planModule(), rank);
+                    Budget b = Budget.parse(budget, model.space().backboneSize());
+                    TuningPlan plan = new BudgetAllocator(AllocationBenchmark.randomScores(config, 5), rule)
+                            .allocate(List.of(b)).get(0);
+                    layout = TuningLayout.fromPlan(m, plan, PlanJson.id(plan), model.space());
+                    label = b.label();
+                } else if (m == Method.SNELLA) {
+                    // SNELLA at the reference's rank 32, whatever the LoRA rank
+                    layout = TuningLayout.baseline(m, model.space(), SnellaOptions.defaults().rank());
+                } else {
+                    layout = TuningLayout.baseline(m, model.space(), rank);
+                }
+                budgetLabel = label;
+                var mode = masked ? Unstructured.MASKED_FULL : Unstructured.DELTA;
+                t = TunedModel.forTraining(model, layout, 0, mode);
+                a = new AdamW(manager);
                 if (m == Method.SNELLA) {
                     // at the default target sparsity, as training ends (its memory does not depend on the sparsity;
                     // its artifact does)
-                    tuned.hook(Competition.class).start(SnellaOptions.defaults(), SnellaOptions.DEFAULT_TARGET, 2);
-                    tuned.startEpoch(1);
+                    t.hook(Competition.class).start(SnellaOptions.defaults(), SnellaOptions.DEFAULT_TARGET, 2);
+                    t.startEpoch(1);
                 }
-                NDArray images = manager.create(ModelBenchmark.randomImages(config, batch, 3),
+                images = manager.create(ModelBenchmark.randomImages(config, batch, 3),
                         new ai.djl.ndarray.types.Shape(batch, 3, config.imageSize(), config.imageSize()));
-                NDArray labels = manager.create(ModelBenchmark.randomLabels(config, batch, 4));
-                double[] times = new double[steps];
-                double loss = Double.NaN;
-                for (int i = 0; i < warmup + steps; i++) {
-                    long t0 = System.nanoTime();
-                    synchronized (Gradients.ENGINE_LOCK) {
-                        try (NDManager step = manager.newSubManager()) {
-                            NDArray x = images.duplicate();
-                            x.attach(step);
-                            NDArray y = labels.duplicate();
-                            y.attach(step);
-                            loss = Trainer.step(tuned, x, y, i, adam, 1e-3, 1e-4, "benchmark step " + i).loss();
-                            // a read of the last updated value waits for the device's queue: the time is the whole step's
-                            synchronize(tuned, step);
-                        }
-                    }
-                    if (i >= warmup) {
-                        times[i - warmup] = (System.nanoTime() - t0) / 1e9;
-                    }
+                labels = manager.create(ModelBenchmark.randomLabels(config, batch, 4));
+            } catch (RuntimeException e) {
+                if (a != null) {
+                    a.close();
                 }
-                Arrays.sort(times);
-                double median = times[steps / 2];
-                // training's peak, before the export below copies the artifact through the Java heap
-                long peak = peakRss();
-                long deviceBytes = device.isGpu() ? CudaUtils.getGpuMemory(device).getCommitted() : -1;
+                if (t != null) {
+                    t.close();
+                }
+                manager.close();
+                throw e;
+            }
+            tuned = t;
+            adam = a;
+        }
+
+        /**
+         * @param budget SPT's budget, planned as {@link #measure} plans it
+         * @param rank the LoRA/Adapter rank
+         */
+        public static Workload setUp(VitConfig config, String method, String budget, int rank, int batch) {
+            return setUp(config, method, budget, rank, batch, ai.djl.engine.Engine.getInstance().defaultDevice(),
+                    Precision.FP32);
+        }
+
+        /** As {@link #setUp(VitConfig, String, String, int, int)}, on a device and in a precision. */
+        public static Workload setUp(VitConfig config, String method, String budget, int rank, int batch, Device device,
+                Precision precision) {
+            if (!methods().contains(method)) {
+                throw new IllegalArgumentException("unknown method '" + method + "': choose from " + methods());
+            }
+            return new Workload(config, method, budget, rank, batch, device, precision);
+        }
+
+        /** One training step (forward, cross-entropy, backward, AdamW) on the row's batch; its wall seconds. */
+        @Override
+        public double step() {
+            int i = steps++;
+            long t0 = System.nanoTime();
+            synchronized (Gradients.ENGINE_LOCK) {
+                try (NDManager step = manager.newSubManager()) {
+                    NDArray x = images.duplicate();
+                    x.attach(step);
+                    NDArray y = labels.duplicate();
+                    y.attach(step);
+                    loss = Trainer.step(tuned, x, y, i, adam, LR, WEIGHT_DECAY, "benchmark step " + i).loss();
+                    // a read of the last updated value waits for the device's queue: the time is the whole step's
+                    synchronize(tuned, step);
+                }
+            }
+            return (System.nanoTime() - t0) / 1e9;
+        }
+
+        @Override
+        public double loss() {
+            return loss;
+        }
+
+        public VitConfig config() {
+            return config;
+        }
+
+        /** The method's name as the benchmark was given it ({@value #MASKED} included). */
+        public String method() {
+            return method;
+        }
+
+        /** Whether SPT's sparse entries train the reference's way (a masked whole matrix). */
+        public boolean masked() {
+            return masked;
+        }
+
+        public VisionTransformer model() {
+            return model;
+        }
+
+        public TuningLayout layout() {
+            return layout;
+        }
+
+        public TunedModel tuned() {
+            return tuned;
+        }
+
+        /** The SPT budget's label, or {@code null} for a baseline. */
+        public String budgetLabel() {
+            return budgetLabel;
+        }
+
+        /** The row's images {@code (batch, 3, size, size)}, the same batch at every step. */
+        public NDArray images() {
+            return images;
+        }
+
+        /** The row's labels {@code (batch)}, int64. */
+        public NDArray labels() {
+            return labels;
+        }
+
+        /**
+         * The row's figures with this step time: the process's peak memory now, AdamW's state, the
+         * artifact (exported once) against the checkpoint.
+         */
+        public Row row(double stepSeconds) {
+            // training's peak, before the export below copies the artifact through the Java heap
+            long peak = peakRss();
+            long deviceBytes = device.isGpu() ? CudaUtils.getGpuMemory(device).getCommitted() : -1;
+            try {
                 long artifact = -1;
                 if (!masked) {
                     try (NDManager scratch = NDManager.newBaseManager()) {
@@ -157,16 +293,25 @@ public final class TrainingBenchmark {
                         artifact = counter.bytes;
                     }
                 }
-                long checkpoint;
                 var counter = new CountingStream();
                 Checkpoints.write(model, counter);
-                checkpoint = counter.bytes;
+                long checkpoint = counter.bytes;
                 return new Row(config.name(), method, budgetLabel, batch, tuned.tunedScalars(), tuned.trainableScalars(),
-                        adam.stateBytes(), median, batch / median, peak, artifact, checkpoint, device.toString(),
+                        adam.stateBytes(), stepSeconds, batch / stepSeconds, peak, artifact, checkpoint, device.toString(),
                         precision.label(), loss, deviceBytes);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        }
+
+        @Override
+        public void close() {
+            try {
+                adam.close();
+                tuned.close();
+            } finally {
+                manager.close();
+            }
         }
     }
 
@@ -195,6 +340,20 @@ public final class TrainingBenchmark {
             return -1;
         }
         return -1;
+    }
+
+    /**
+     * Resets this process's peak resident set to its current size (Linux: {@code 5} written to
+     * {@code /proc/self/clear_refs}), so a later {@link #peakRss()} is the peak since; false where
+     * it cannot.
+     */
+    public static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static final class CountingStream extends OutputStream {
