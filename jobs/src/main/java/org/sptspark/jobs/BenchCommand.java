@@ -203,22 +203,40 @@ final class BenchCommand implements Runnable {
         @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
         int batchSize;
 
+        @Option(names = "--checkpointing", defaultValue = "off",
+                description = "Activation checkpointing: off, on, or both (a row each) (default: ${DEFAULT-VALUE}).")
+        String checkpointing;
+
         @Override
         public Integer call() {
+            List<Boolean> modes = checkpointingModes(checkpointing);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "threads %s; %d batches of %d, drop-path 0.1, random images (decoding excluded)%n",
                     System.getProperty("ai.djl.pytorch.num_threads", "default"), batches, batchSize);
-            out.printf(Locale.ROOT, "%-24s %8s %10s %12s%n", "preset", "images", "seconds", "images/s");
+            out.printf(Locale.ROOT, "%-24s %5s %8s %10s %12s%n", "preset", "ckpt", "images", "seconds", "images/s");
             out.flush();
             for (String name : presets) {
                 VitConfig config = VitPresets.get(name).withDropPathRate(0.1);
-                double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches);
-                out.printf(Locale.ROOT, "%-24s %8d %10.1f %12.2f%n", name, batches * batchSize, seconds,
-                        batches * batchSize / seconds);
-                out.flush();
+                for (boolean checkpoint : modes) {
+                    double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches,
+                            ai.djl.engine.Engine.getInstance().defaultDevice(), org.sptspark.model.Precision.FP32, checkpoint);
+                    out.printf(Locale.ROOT, "%-24s %5s %8d %10.1f %12.2f%n", name, checkpoint ? "on" : "off",
+                            batches * batchSize, seconds, batches * batchSize / seconds);
+                    out.flush();
+                }
             }
             return 0;
         }
+    }
+
+    /** The rows an {@code --checkpointing off|on|both} option asks for. */
+    static List<Boolean> checkpointingModes(String value) {
+        return switch (value) {
+            case "off" -> List.of(false);
+            case "on" -> List.of(true);
+            case "both" -> List.of(false, true);
+            default -> throw new IllegalArgumentException("--checkpointing must be off, on or both, not '" + value + "'");
+        };
     }
 
     /**
@@ -286,12 +304,7 @@ final class BenchCommand implements Runnable {
                             + org.sptspark.bench.TrainingBenchmark.methods());
                 }
             }
-            List<Boolean> modes = switch (checkpointing) {
-                case "off" -> List.of(false);
-                case "on" -> List.of(true);
-                case "both" -> List.of(false, true);
-                default -> throw new IllegalArgumentException("--checkpointing must be off, on or both, not '" + checkpointing + "'");
-            };
+            List<Boolean> modes = checkpointingModes(checkpointing);
             presets.forEach(VitPresets::get);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",

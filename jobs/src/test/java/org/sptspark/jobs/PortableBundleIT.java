@@ -101,7 +101,7 @@ class PortableBundleIT {
         Run sensitivity = run(List.of(bundle.resolve("bin/spt").toString(), "--torch", torch.toString(), "bench", "sensitivity",
                 "--presets", "vit_demo_patch4_32", "--batches", "1", "--batch-size", "4"), node(), 300);
         assertEquals(0, sensitivity.exit(), sensitivity.err());
-        assertTrue(Pattern.compile("vit_demo_patch4_32 +4 +[0-9.]+ +[0-9.]+").matcher(sensitivity.out()).find(),
+        assertTrue(Pattern.compile("vit_demo_patch4_32 +off +4 +[0-9.]+ +[0-9.]+").matcher(sensitivity.out()).find(),
                 sensitivity.out());
 
         // bench train forks one JVM per row: the bundle's own runtime

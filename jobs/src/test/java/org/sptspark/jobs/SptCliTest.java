@@ -364,4 +364,18 @@ class SptCliTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    @Test
+    void benchTrainPrintsARowPerCheckpointingModeWithTheSameCounts() {
+        Run r = run("bench", "train", "--presets", "vit_demo_patch4_32", "--methods", "lora", "--batch", "2", "--warmup",
+                "0", "--steps", "1", "--checkpointing", "both", "--in-process");
+        assertEquals(0, r.exit(), r.err());
+        var rows = r.out().lines().filter(l -> l.startsWith("vit_demo_patch4_32")).toList();
+        assertEquals(2, rows.size(), r.out());
+        assertTrue(rows.get(0).matches("vit_demo_patch4_32 +lora +off +- +84,010 +84,010 .*"), rows.get(0));
+        assertTrue(rows.get(1).matches("vit_demo_patch4_32 +lora +on +- +84,010 +84,010 .*"), rows.get(1));
+        Run bad = run("bench", "train", "--checkpointing", "sometimes");
+        assertEquals(2, bad.exit(), bad.out());
+        assertTrue(bad.err().contains("--checkpointing must be off, on or both, not 'sometimes'"), bad.err());
+    }
 }

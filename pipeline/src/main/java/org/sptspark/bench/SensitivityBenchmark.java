@@ -76,13 +76,19 @@ public final class SensitivityBenchmark {
      */
     public static double sensitivitySeconds(VitConfig config, int batchSize, int batches, Device device,
             Precision precision) {
+        return sensitivitySeconds(config, batchSize, batches, device, precision, false);
+    }
+
+    /** As {@link #sensitivitySeconds(VitConfig, int, int, Device, Precision)}, with activation checkpointing or without. */
+    public static double sensitivitySeconds(VitConfig config, int batchSize, int batches, Device device,
+            Precision precision, boolean checkpointActivations) {
         precision.requireSupported(device);
         try (NDManager manager = NDManager.newBaseManager(device)) {
             var model = VisionTransformer.create(manager, config, 0);
             model.setPrecision(precision);
             float[] pixels = ModelBenchmark.randomImages(config, batchSize, 1);
             long[] labels = ModelBenchmark.randomLabels(config, batchSize, 1);
-            try (var scorer = new SensitivityScorer(model, manager)) {
+            try (var scorer = new SensitivityScorer(model, manager).checkpointActivations(checkpointActivations)) {
                 long start = System.nanoTime();
                 for (int b = 0; b < batches; b++) {
                     try (NDManager step = manager.newSubManager()) {

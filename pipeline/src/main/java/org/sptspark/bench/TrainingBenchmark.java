@@ -96,10 +96,24 @@ public final class TrainingBenchmark {
                 Precision.FP32);
     }
 
+    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, with activation checkpointing or without. */
+    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+            int steps, boolean checkpointActivations) {
+        return measure(config, method, budget, rank, batch, warmup, steps, ai.djl.engine.Engine.getInstance().defaultDevice(),
+                Precision.FP32, checkpointActivations);
+    }
+
     /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device and in a precision. */
     public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps, Device device, Precision precision) {
+        return measure(config, method, budget, rank, batch, warmup, steps, device, precision, false);
+    }
+
+    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device, in a precision, checkpointed or not. */
+    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+            int steps, Device device, Precision precision, boolean checkpointActivations) {
         try (Workload w = Workload.setUp(config, method, budget, rank, batch, device, precision)) {
+            w.tuned().setActivationCheckpointing(checkpointActivations);
             double[] times = new double[steps];
             for (int i = 0; i < warmup + steps; i++) {
                 double seconds = w.step();
