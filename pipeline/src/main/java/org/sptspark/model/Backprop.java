@@ -12,7 +12,8 @@ import ai.djl.training.loss.Loss;
  * One batch's forward pass, mean cross-entropy and backward pass through a {@link
  * VisionTransformer}: whole, or with activation checkpointing.
  *
- * <p>Whole, the autograd graph of every block lives until the backward pass ends. With
+ * <p>Whole, the autograd graph of every block, and every intermediate array's handle, live until
+ * the backward pass ends. With
  * checkpointing, the forward pass keeps only each block's input (one {@code (batch, tokens, dim)}
  * array per block) and frees the rest as each block ends; the backward pass then runs the blocks
  * again from the last, one at a time, each with its graph, and back-propagates into it from the
