@@ -187,7 +187,8 @@ final class BenchCommand implements Runnable {
     @Command(name = "sensitivity", mixinStandardHelpOptions = true,
             description = {"Time SPT sensitivity scoring on random images, per preset, on this JVM's device.",
                 "Forward, backward and grad^2 accumulation over the reference workload (16 batches of 32):",
-                "seconds and images/s."})
+                "seconds, images/s and this JVM's peak RSS so far (one preset and mode per run for a row's own peak;",
+                "MALLOC_MMAP_THRESHOLD_=131072 keeps heap fragmentation out of it)."})
     static final class Sensitivity implements Callable<Integer> {
 
         @Spec
@@ -213,15 +214,17 @@ final class BenchCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "threads %s; %d batches of %d, drop-path 0.1, random images (decoding excluded)%n",
                     System.getProperty("ai.djl.pytorch.num_threads", "default"), batches, batchSize);
-            out.printf(Locale.ROOT, "%-24s %5s %8s %10s %12s%n", "preset", "ckpt", "images", "seconds", "images/s");
+            out.printf(Locale.ROOT, "%-24s %5s %8s %10s %12s %12s%n", "preset", "ckpt", "images", "seconds", "images/s",
+                    "peak RSS");
             out.flush();
             for (String name : presets) {
                 VitConfig config = VitPresets.get(name).withDropPathRate(0.1);
                 for (boolean checkpoint : modes) {
                     double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches,
                             ai.djl.engine.Engine.getInstance().defaultDevice(), org.sptspark.model.Precision.FP32, checkpoint);
-                    out.printf(Locale.ROOT, "%-24s %5s %8d %10.1f %12.2f%n", name, checkpoint ? "on" : "off",
-                            batches * batchSize, seconds, batches * batchSize / seconds);
+                    out.printf(Locale.ROOT, "%-24s %5s %8d %10.1f %12.2f %9.0f MB%n", name, checkpoint ? "on" : "off",
+                            batches * batchSize, seconds, batches * batchSize / seconds,
+                            org.sptspark.bench.TrainingBenchmark.peakRss() / 1048576.0);
                     out.flush();
                 }
             }
@@ -249,10 +252,11 @@ final class BenchCommand implements Runnable {
                 "Step time, trained and updated scalars, AdamW state, peak process memory (RSS) and artifact size",
                 "vs the full checkpoint; spt-lora-masked is the reference's masked-full-gradient unstructured",
                 "tuning on the same plan. Each (preset, method, checkpointing) runs in two fresh JVMs: the step",
-                "time from one with glibc's default allocator, the peak RSS from one with",
-                "MALLOC_MMAP_THRESHOLD_=131072 (a fixed mmap threshold: the default one rises after large frees",
-                "and the heap's fragmentation then inflates the peak, while the fixed one makes every large",
-                "tensor an mmap, which slows steps by up to 2x)."})
+                "time (--warmup, then --steps) from one with glibc's default allocator, the peak RSS (after 1",
+                "warm-up step and 1 step) from one with MALLOC_MMAP_THRESHOLD_=131072 (a fixed mmap threshold: the",
+                "default one rises after large frees and the heap's fragmentation then inflates the peak, while",
+                "the fixed one makes every large tensor an mmap, which slows steps by up to 2x). The bench sets",
+                "both itself (MALLOC_MMAP_THRESHOLD_ and GLIBC_TUNABLES from the environment are not passed on)."})
     static final class Train implements Callable<Integer> {
 
         /** The mmap threshold of the memory runs, in bytes. */
@@ -360,6 +364,8 @@ final class BenchCommand implements Runnable {
             command.addAll(List.of(preset, method, budget, String.valueOf(rank), String.valueOf(batch),
                     String.valueOf(warm), String.valueOf(timed), String.valueOf(checkpoint)));
             var builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+            // the bench sets the allocator itself: a threshold from the caller's environment would distort one figure
+            builder.environment().remove("GLIBC_TUNABLES");
             if (forMemory) {
                 builder.environment().put("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD);
             } else {
@@ -368,8 +374,9 @@ final class BenchCommand implements Runnable {
             Process p = builder.start();
             String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
-                throw new IllegalStateException("benchmark JVM for " + preset + " " + method + " failed (exit "
-                        + p.exitValue() + ")");
+                throw new IllegalStateException("benchmark JVM for " + preset + " " + method + " ("
+                        + (forMemory ? "memory" : "time") + " run, checkpointing " + (checkpoint ? "on" : "off")
+                        + ") failed (exit " + p.exitValue() + ")");
             }
             return output.lines().filter(l -> l.startsWith("ROW ")).findFirst()
                     .orElseThrow(() -> new IllegalStateException("benchmark JVM printed no row")).substring(4);

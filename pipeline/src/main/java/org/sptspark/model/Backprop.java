@@ -12,8 +12,8 @@ import ai.djl.training.loss.Loss;
  * One batch's forward pass, mean cross-entropy and backward pass through a {@link
  * VisionTransformer}: whole, or with activation checkpointing.
  *
- * <p>Whole, the autograd graph of every block, and every intermediate array's handle, live until
- * the backward pass ends. With
+ * <p>Whole, the autograd graph of every block lives until the backward pass ends, and every
+ * intermediate array's handle until the images' manager closes. With
  * checkpointing, the forward pass keeps only each block's input (one {@code (batch, tokens, dim)}
  * array per block) and frees the rest as each block ends; the backward pass then runs the blocks
  * again from the last, one at a time, each with its graph, and back-propagates into it from the
@@ -22,8 +22,10 @@ import ai.djl.training.loss.Loss;
  * seed. A block run again draws the masks it drew the first time: the backbone's drop-path
  * depends on the forward's seed and the block's index (see {@link VisionTransformer#block}), and a
  * tuning method's own randomness is reseeded per segment by its {@link Hooks#enter}. The same
- * operations run on the same values, so the gradients equal those of the whole pass (the tests
- * check every method). The cost is one more forward pass of the blocks.
+ * operations run on the same values, so the gradients equal those of the whole pass (bit for bit
+ * in float32 on the CPU, where the tests check every method). The activations held are one
+ * block's plus each block's input; the cost is one more forward pass of the blocks from the first
+ * one that trains anything.
  *
  * <p>The caller holds {@link Gradients#ENGINE_LOCK} and no gradient collector; every array this
  * makes that outlives the call (the logits) belongs to the images' manager.
@@ -113,6 +115,7 @@ public final class Backprop {
             long dropPathSeed, Hooks hooks, LossCheck check) {
         NDManager scope = images.getManager();
         int depth = model.depth();
+        int first = hooks.firstTrainedSegment();
         // inputs[i] is block i's input, inputs[depth] the last block's output; no graph is kept
         NDArray[] inputs = new NDArray[depth + 1];
         try {
@@ -125,13 +128,17 @@ public final class Backprop {
                     hooks.enter(i, segment);
                     inputs[i + 1] = alias(model.block(i, store, alias(inputs[i], segment), true, dropPathSeed), scope);
                 }
+                if (i < first) {
+                    release(inputs, i); // nothing before the first trained segment runs again
+                }
             }
             float value;
             NDArray logits;
-            NDArray seed;
+            NDArray seed = null;
             try (NDManager segment = scope.newSubManager()) {
                 hooks.enter(depth, segment);
-                NDArray tokens = leaf(inputs[depth], segment);
+                // the last block's output needs its gradient only when something before the head trains
+                NDArray tokens = first < depth ? leaf(inputs[depth], segment) : alias(inputs[depth], segment);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                     logits = model.classify(store, tokens, true);
                     NDArray loss = loss(labels, logits);
@@ -139,25 +146,30 @@ public final class Backprop {
                     check.check(value, logits);
                     collector.backward(loss);
                 }
-                seed = tokens.getGradient();
-                seed.attach(scope);
+                if (first < depth) {
+                    seed = tokens.getGradient();
+                    seed.attach(scope);
+                }
                 logits = alias(logits, scope);
             }
             release(inputs, depth);
-            int first = hooks.firstTrainedSegment();
             for (int i = depth - 1; i >= Math.max(0, first); i--) {
                 try (NDManager segment = scope.newSubManager()) {
-                    NDArray x = leaf(inputs[i], segment);
+                    // block i's input needs its gradient only when a segment before it trains
+                    boolean more = i > first;
+                    NDArray x = more ? leaf(inputs[i], segment) : alias(inputs[i], segment);
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         hooks.enter(i, segment);
                         NDArray out = model.block(i, store, x, true, dropPathSeed);
                         collector.backward(out.mul(seed).sum());
                     }
                     hooks.afterBlockBackward(i);
-                    NDArray next = x.getGradient();
-                    next.attach(scope);
                     seed.close();
-                    seed = next;
+                    seed = null;
+                    if (more) {
+                        seed = x.getGradient();
+                        seed.attach(scope);
+                    }
                 }
                 release(inputs, i);
             }
@@ -171,7 +183,9 @@ public final class Backprop {
                     }
                 }
             }
-            seed.close();
+            if (seed != null) {
+                seed.close();
+            }
             return new Pass(value, logits);
         } finally {
             for (int i = 0; i < inputs.length; i++) {
