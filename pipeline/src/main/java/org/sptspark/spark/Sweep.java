@@ -119,7 +119,13 @@ public final class Sweep {
         long started = System.nanoTime();
         // the lines name the backbone, the lake and its folders: no credential in them
         Secrets.remember(spark.sparkContext().hadoopConfiguration());
-        Consumer<String> log = line -> progress.accept(Secrets.redact(line));
+        // stage 3's progress lines come from Spark's listener thread
+        Object printing = new Object();
+        Consumer<String> log = line -> {
+            synchronized (printing) {
+                progress.accept(Secrets.redact(line));
+            }
+        };
         if (c.methods().contains(Method.SNELLA)) {
             c.snella().checkEpochs(c.recipe().epochs());
         }
@@ -179,7 +185,15 @@ public final class Sweep {
                 TaskTraining.folder(r, hadoop))).count();
         log.accept(String.format("stage 3: %d trainings, %d already committed; one Spark task each", requests.size(),
                 requests.size() - pending));
-        List<Entry> entries = train(spark, requests, hook);
+        var trainingProgress = new TrainingProgress(TRAINING_JOB_GROUP, requests.size(), log);
+        spark.sparkContext().addSparkListener(trainingProgress);
+        List<Entry> entries = null;
+        try {
+            entries = train(spark, requests, hook);
+        } finally {
+            trainingProgress.close(entries != null);
+            spark.sparkContext().removeSparkListener(trainingProgress);
+        }
         for (Entry e : entries) {
             if (e.outcome().method().equals(Method.SNELLA.id())) {
                 try {
@@ -198,6 +212,9 @@ public final class Sweep {
         return new Result(c.run(), entries, seconds);
     }
 
+    /** The Spark job group of stage 3's trainings. */
+    static final String TRAINING_JOB_GROUP = "spt-train";
+
     /** Stage 3: one Spark task per request, each on its executor's GPU or CPU. */
     static List<Entry> train(SparkSession spark, List<TaskTraining.Request> requests, TaskHook hook) {
         if (requests.isEmpty()) {
@@ -205,7 +222,7 @@ public final class Sweep {
         }
         var hadoop = ImageTable.hadoopConfiguration(spark);
         var jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        jsc.setJobGroup("spt-train", "train " + requests.size() + " (task, method, budget) combinations", false);
+        jsc.setJobGroup(TRAINING_JOB_GROUP, "train " + requests.size() + " (task, method, budget) combinations", false);
         return jsc.parallelize(requests, requests.size()).map(r -> {
             hook.beforeTraining(r);
             var outcome = TaskTraining.run(r, hadoop.value().value(), Devices.forCurrentTask(), LOG::info);

@@ -190,6 +190,14 @@ class SweepCrashTest {
         }
         assertEquals(createdAt, Artifacts.manifest(hadoop(), first.get(0).toString()).createdAt(), "not retrained");
         assertTrue(lines.contains("stage 3: 2 trainings, 1 already committed; one Spark task each"), String.join("\n", lines));
+        // progress as each training ends (Spark delivers the events asynchronously, so a line may come late
+        // and be dropped), the last one always saying both are done
+        var progress = lines.stream().filter(l -> l.startsWith("stage 3: ") && l.contains(" trainings done")).toList();
+        assertEquals("stage 3: 2/2 trainings done, 0 running, 0 failed attempts", progress.get(progress.size() - 1),
+                String.join("\n", lines));
+        for (String l : progress.subList(0, progress.size() - 1)) {
+            assertTrue(l.matches("stage 3: 1/2 trainings done, [01] running, 0 failed attempts, about .* left"), l);
+        }
         assertTrue(lines.stream().anyMatch(l -> l.contains("committed scores reused")), String.join("\n", lines));
         assertEquals(2, manifests(artifacts).size());
         assertNothingHalfVisible(artifacts);
