@@ -14,6 +14,7 @@ import org.sptspark.data.DataLimits;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -204,13 +205,12 @@ final class BenchCommand implements Runnable {
         @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch (reference: ${DEFAULT-VALUE}).")
         int batchSize;
 
-        @Option(names = "--checkpointing", defaultValue = "off",
-                description = "Activation checkpointing: off, on, or both (a row each) (default: ${DEFAULT-VALUE}).")
-        String checkpointing;
+        @Mixin
+        CheckpointingOption checkpointing;
 
         @Override
         public Integer call() {
-            List<Boolean> modes = checkpointingModes(checkpointing);
+            List<Boolean> modes = checkpointing.modes();
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "threads %s; %d batches of %d, drop-path 0.1, random images (decoding excluded)%n",
                     System.getProperty("ai.djl.pytorch.num_threads", "default"), batches, batchSize);
@@ -230,16 +230,6 @@ final class BenchCommand implements Runnable {
             }
             return 0;
         }
-    }
-
-    /** The rows an {@code --checkpointing off|on|both} option asks for. */
-    static List<Boolean> checkpointingModes(String value) {
-        return switch (value) {
-            case "off" -> List.of(false);
-            case "on" -> List.of(true);
-            case "both" -> List.of(false, true);
-            default -> throw new IllegalArgumentException("--checkpointing must be off, on or both, not '" + value + "'");
-        };
     }
 
     /**
@@ -290,9 +280,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "3", description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE}).")
         int steps;
 
-        @Option(names = "--checkpointing", defaultValue = "off",
-                description = "Activation checkpointing: off, on, or both (a row each) (default: ${DEFAULT-VALUE}).")
-        String checkpointing;
+        @Mixin
+        CheckpointingOption checkpointing;
 
         @Option(names = "--in-process", description = "Run every row in this JVM, time and memory together (peak memory is then cumulative).")
         boolean inProcess;
@@ -308,7 +297,7 @@ final class BenchCommand implements Runnable {
                             + org.sptspark.bench.TrainingBenchmark.methods());
                 }
             }
-            List<Boolean> modes = checkpointingModes(checkpointing);
+            List<Boolean> modes = checkpointing.modes();
             presets.forEach(VitPresets::get);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",

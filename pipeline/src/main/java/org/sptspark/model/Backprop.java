@@ -175,12 +175,11 @@ public final class Backprop {
             }
             // the embedding's parameters (trained by full fine-tuning) take the rest
             if (first == VisionTransformer.EMBEDDING) {
-                try (NDManager segment = scope.newSubManager()) {
-                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                        hooks.enter(VisionTransformer.EMBEDDING, segment);
-                        NDArray tokens = model.embed(store, alias(images, segment), true);
-                        collector.backward(tokens.mul(seed).sum());
-                    }
+                try (NDManager segment = scope.newSubManager();
+                        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    hooks.enter(VisionTransformer.EMBEDDING, segment);
+                    NDArray tokens = model.embed(store, alias(images, segment), true);
+                    collector.backward(tokens.mul(seed).sum());
                 }
             }
             if (seed != null) {
