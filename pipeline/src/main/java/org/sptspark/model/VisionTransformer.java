@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -243,13 +244,7 @@ public final class VisionTransformer extends AbstractBlock {
      * tokens, dim)}, in the images' manager.
      */
     public NDArray embed(ParameterStore store, NDArray images, boolean training) {
-        NDArray x = patchEmbed.forward(store, new NDList(images), training).head();
-        NDManager scope = x.getManager();
-        long batch = x.getShape().get(0);
-        NDArray cls = store.getValue(clsToken, x.getDevice(), training)
-                .repeat(0, batch);
-        cls.attach(scope);
-        return NDArrays.concat(new NDList(cls, x), 1).add(store.getValue(posEmbed, x.getDevice(), training));
+        return embed(new OneStore(store, training), images);
     }
 
     /**
@@ -258,13 +253,80 @@ public final class VisionTransformer extends AbstractBlock {
      * checkpointing) draws the masks it drew the first time.
      */
     public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
-        return blocks.get(index).forward(x, store, training, blockRandom(dropPathSeed, index));
+        return blocks.get(index).forward(x, new OneStore(store, training), blockRandom(dropPathSeed, index));
     }
 
     /** The last segment: the final norm, the class token's features and the head: logits. */
     public NDArray classify(ParameterStore store, NDArray tokens, boolean training) {
         NDArray cls = norm.apply(store, tokens, training).get(":, 0, :");
         return head.apply(store, cls, training);
+    }
+
+    /**
+     * One group of a mixed batch: consecutive rows that compute their own tuned function of this
+     * shared frozen model (one artifact laid over it), in inference. See {@link #forwardGroups}.
+     */
+    public interface RowGroup {
+        /** How many consecutive rows of the batch are this group's. */
+        int rows();
+
+        /** Serves the group's value of every parameter (the backbone's where it tunes nothing). */
+        ParameterStore store();
+
+        /**
+         * Whether the group's value of the parameter with this timm name may differ from the
+         * backbone's stored array; where it does not, the group shares the batch's backbone product.
+         */
+        boolean overrides(String parameter);
+
+        /**
+         * For a block linear layer (its timm prefix, e.g. {@code blocks.3.attn.q}) whose weight the
+         * group overrides: its weight minus the backbone's as a sparse {@code (out, in)} matrix when
+         * the correction {@code x D^T} is cheaper than the group's own product, else {@code null}
+         * (the group's rows then take their own product with their whole weight).
+         */
+        NDArray sparseWeightDelta(String linear);
+
+        /** The group's branch on a block linear layer (a LoRA branch, an Adapter), or {@code null}. */
+        LinearBranch branch(String linear);
+
+        /** Called as each segment starts, with the manager the segment's arrays belong to. */
+        void enter(int segment, NDManager scope);
+    }
+
+    /**
+     * Logits of a mixed batch: rows {@code [0, n0)} are the first group's, the next {@code n1} the
+     * second's, and so on. Every layer computes the frozen backbone's product once for the rows of
+     * all groups that share it and adds each group's own part to its rows (its sparse weight delta,
+     * bias, branch); a group that overrides a tensor whole takes its own product for its rows; each
+     * group has its own head. Inference only; all arrays belong to the images' manager.
+     *
+     * @return each group's logits {@code (rows, its classes)}, in group order
+     */
+    public List<NDArray> forwardGroups(List<RowGroup> groups, NDArray images) {
+        var ops = new Groups(groups, images.getShape().get(0));
+        ops.enter(EMBEDDING, images.getManager());
+        NDArray x = embed(ops, images);
+        for (int i = 0; i < blocks.size(); i++) {
+            ops.enter(i, x.getManager());
+            x = blocks.get(i).forward(x, ops, null);
+        }
+        ops.enter(blocks.size(), x.getManager());
+        NDArray cls = ops.norm(norm, x).get(":, 0, :");
+        var logits = new ArrayList<NDArray>();
+        for (int g = 0; g < groups.size(); g++) {
+            RowGroup group = groups.get(g);
+            NDArray rows = ops.rows(cls, g);
+            logits.add(head.apply(group.store(), rows, false));
+        }
+        return logits;
+    }
+
+    private NDArray embed(Ops ops, NDArray images) {
+        NDArray x = ops.patches(patchEmbed, images);
+        NDArray cls = ops.classToken(clsToken, x);
+        cls.attach(x.getManager());
+        return ops.addPositions(posEmbed, NDArrays.concat(new NDList(cls, x), 1));
     }
 
     /** Block {@code index}'s generator: the {@code index}-th split of the forward's seed, as one pass splits them in turn. */
@@ -296,6 +358,226 @@ public final class VisionTransformer extends AbstractBlock {
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
         for (Block child : getChildren().values()) {
             child.initialize(manager, dataType, inputShapes);
+        }
+    }
+
+    /**
+     * How one forward pass evaluates the model's parameterised operations: from one parameter store
+     * for the whole batch ({@link OneStore}), or per group of rows ({@link Groups}).
+     */
+    private interface Ops {
+        boolean training();
+
+        NDArray linear(LinearLayer layer, NDArray x);
+
+        NDArray norm(Norm norm, NDArray x);
+
+        /** The patch embedding's tokens {@code (batch, patches, dim)}. */
+        NDArray patches(PatchEmbedding embedding, NDArray images);
+
+        /** The class token of every row, {@code (batch, 1, dim)}. */
+        NDArray classToken(Parameter token, NDArray tokens);
+
+        /** {@code tokens} plus the position embedding. */
+        NDArray addPositions(Parameter positions, NDArray tokens);
+    }
+
+    /** The whole batch from one parameter store, with the branches installed on the model's layers. */
+    private record OneStore(ParameterStore store, boolean training) implements Ops {
+        @Override
+        public NDArray linear(LinearLayer layer, NDArray x) {
+            return layer.apply(store, x, training);
+        }
+
+        @Override
+        public NDArray norm(Norm norm, NDArray x) {
+            return norm.apply(store, x, training);
+        }
+
+        @Override
+        public NDArray patches(PatchEmbedding embedding, NDArray images) {
+            return embedding.tokens(images, store.getValue(embedding.weight, images.getDevice(), training),
+                    store.getValue(embedding.bias, images.getDevice(), training));
+        }
+
+        @Override
+        public NDArray classToken(Parameter token, NDArray tokens) {
+            return store.getValue(token, tokens.getDevice(), training).repeat(0, tokens.getShape().get(0));
+        }
+
+        @Override
+        public NDArray addPositions(Parameter positions, NDArray tokens) {
+            return tokens.add(store.getValue(positions, tokens.getDevice(), training));
+        }
+    }
+
+    /**
+     * A mixed batch, in inference: consecutive row ranges, one per {@link RowGroup}. An operation
+     * whose parameters no group overrides runs once on the whole batch; otherwise the backbone's
+     * product is computed (once, for every row, when some group shares it) and each group's rows
+     * are sliced from it and corrected, or computed from the group's own tensors.
+     */
+    private static final class Groups implements Ops {
+        private final List<RowGroup> groups;
+        private final long[] starts;
+
+        Groups(List<RowGroup> groups, long batch) {
+            if (groups.isEmpty()) {
+                throw new IllegalArgumentException("a mixed batch needs at least one group");
+            }
+            this.groups = groups;
+            starts = new long[groups.size() + 1];
+            for (int g = 0; g < groups.size(); g++) {
+                if (groups.get(g).rows() < 1) {
+                    throw new IllegalArgumentException("group " + g + " of a mixed batch has no rows");
+                }
+                starts[g + 1] = starts[g] + groups.get(g).rows();
+            }
+            if (starts[groups.size()] != batch) {
+                throw new IllegalArgumentException("the groups hold " + starts[groups.size()] + " rows, the batch "
+                        + batch);
+            }
+        }
+
+        void enter(int segment, NDManager scope) {
+            groups.forEach(g -> g.enter(segment, scope));
+        }
+
+        /** Group {@code g}'s rows of {@code x} (the array itself when it is the only group). */
+        NDArray rows(NDArray x, int g) {
+            return groups.size() == 1 ? x : x.get(new NDIndex("{}:{}", starts[g], starts[g + 1]));
+        }
+
+        private boolean anyOverrides(String parameter) {
+            return groups.stream().anyMatch(g -> g.overrides(parameter));
+        }
+
+        private static NDArray join(NDList pieces) {
+            return pieces.size() == 1 ? pieces.head() : NDArrays.concat(pieces, 0);
+        }
+
+        @Override
+        public boolean training() {
+            return false;
+        }
+
+        @Override
+        public NDArray linear(LinearLayer layer, NDArray x) {
+            String name = layer.prefix.substring(0, layer.prefix.length() - 1); // blocks.3.attn.q
+            String w = layer.prefix + "weight";
+            String b = layer.prefix + "bias";
+            NDArray base = null;
+            var pieces = new NDList();
+            for (int g = 0; g < groups.size(); g++) {
+                RowGroup group = groups.get(g);
+                NDArray in = rows(x, g);
+                NDArray delta = group.overrides(w) ? group.sparseWeightDelta(name) : null;
+                NDArray y;
+                if (group.overrides(w) && delta == null) {
+                    y = layer.product(in, group.store().getValue(layer.weight, x.getDevice(), false),
+                            group.store().getValue(layer.bias, x.getDevice(), false));
+                } else {
+                    if (base == null) {
+                        base = layer.product(x, layer.weight.getArray(), layer.bias.getArray());
+                    }
+                    y = rows(base, g);
+                    if (delta != null) {
+                        y = y.add(sparseProduct(in, delta));
+                    }
+                    if (group.overrides(b)) {
+                        // y first: the results belong to the batch's manager, not to a parameter's
+                        y = y.add(group.store().getValue(layer.bias, x.getDevice(), false)).sub(layer.bias.getArray());
+                    }
+                }
+                LinearBranch branch = group.branch(name);
+                pieces.add(branch == null ? y : branch.apply(in, y, false));
+            }
+            return join(pieces);
+        }
+
+        /** {@code x D^T} for a sparse {@code D} of shape {@code (out, in)}, in float32. */
+        private static NDArray sparseProduct(NDArray x, NDArray delta) {
+            Shape s = x.getShape();
+            long in = s.get(s.dimension() - 1);
+            NDArray flat = x.reshape(-1, in);
+            NDArray product = delta.matMul(flat.transpose());
+            product.attach(x.getManager()); // it would belong to the delta's manager, which outlives the batch
+            return product.transpose().reshape(s.slice(0, s.dimension() - 1).add(delta.getShape().get(0)));
+        }
+
+        @Override
+        public NDArray norm(Norm norm, NDArray x) {
+            String w = norm.prefix + "weight";
+            String b = norm.prefix + "bias";
+            if (!anyOverrides(w) && !anyOverrides(b)) {
+                return norm.layerNorm(x, norm.weight.getArray(), norm.bias.getArray());
+            }
+            NDArray base = null;
+            var pieces = new NDList();
+            for (int g = 0; g < groups.size(); g++) {
+                RowGroup group = groups.get(g);
+                if (group.overrides(w) || group.overrides(b)) {
+                    pieces.add(norm.layerNorm(rows(x, g), group.store().getValue(norm.weight, x.getDevice(), false),
+                            group.store().getValue(norm.bias, x.getDevice(), false)));
+                } else {
+                    if (base == null) {
+                        base = norm.layerNorm(x, norm.weight.getArray(), norm.bias.getArray());
+                    }
+                    pieces.add(rows(base, g));
+                }
+            }
+            return join(pieces);
+        }
+
+        @Override
+        public NDArray patches(PatchEmbedding embedding, NDArray images) {
+            String w = embedding.prefix + "weight";
+            String b = embedding.prefix + "bias";
+            NDArray base = null;
+            var pieces = new NDList();
+            for (int g = 0; g < groups.size(); g++) {
+                RowGroup group = groups.get(g);
+                NDArray y;
+                if (group.overrides(w)) {
+                    y = embedding.tokens(rows(images, g), group.store().getValue(embedding.weight, images.getDevice(), false),
+                            group.store().getValue(embedding.bias, images.getDevice(), false));
+                } else {
+                    if (base == null) {
+                        base = embedding.tokens(images, embedding.weight.getArray(), embedding.bias.getArray());
+                    }
+                    y = rows(base, g);
+                    if (group.overrides(b)) {
+                        y = y.add(group.store().getValue(embedding.bias, images.getDevice(), false))
+                                .sub(embedding.bias.getArray());
+                    }
+                }
+                pieces.add(y);
+            }
+            return join(pieces);
+        }
+
+        @Override
+        public NDArray classToken(Parameter token, NDArray tokens) {
+            var pieces = new NDList();
+            for (int g = 0; g < groups.size(); g++) {
+                NDArray rows = groups.get(g).store().getValue(token, tokens.getDevice(), false)
+                        .repeat(0, starts[g + 1] - starts[g]);
+                rows.attach(tokens.getManager());
+                pieces.add(rows);
+            }
+            return join(pieces);
+        }
+
+        @Override
+        public NDArray addPositions(Parameter positions, NDArray tokens) {
+            if (!anyOverrides(positions.getName())) {
+                return tokens.add(positions.getArray());
+            }
+            var pieces = new NDList();
+            for (int g = 0; g < groups.size(); g++) {
+                pieces.add(rows(tokens, g).add(groups.get(g).store().getValue(positions, tokens.getDevice(), false)));
+            }
+            return join(pieces);
         }
     }
 
@@ -339,6 +621,8 @@ public final class VisionTransformer extends AbstractBlock {
     abstract static class WeightAndBias extends Module {
         final Parameter weight;
         final Parameter bias;
+        /** The timm prefix of its parameters, e.g. {@code blocks.3.attn.q.}, set when collected. */
+        String prefix;
 
         WeightAndBias(Shape weightShape, Shape biasShape) {
             weight = addParameter(tensor("weight", weightShape));
@@ -355,6 +639,7 @@ public final class VisionTransformer extends AbstractBlock {
 
         @Override
         void collect(String prefix, Map<String, Parameter> into) {
+            this.prefix = prefix;
             into.put(prefix + "weight", weight);
             into.put(prefix + "bias", bias);
         }
@@ -370,9 +655,13 @@ public final class VisionTransformer extends AbstractBlock {
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            NDArray y = precision.result(Linear.linear(precision.compute(x), precision.compute(weight(store, x, training)),
-                    precision.compute(bias(store, x, training))).head());
+            NDArray y = product(x, weight(store, x, training), bias(store, x, training));
             return branch == null ? y : branch.apply(x, y, training);
+        }
+
+        /** {@code x w^T + b} in the model's precision. */
+        NDArray product(NDArray x, NDArray w, NDArray b) {
+            return precision.result(Linear.linear(precision.compute(x), precision.compute(w), precision.compute(b)).head());
         }
     }
 
@@ -388,8 +677,11 @@ public final class VisionTransformer extends AbstractBlock {
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            return LayerNorm.layerNorm(x, new Shape(width), weight(store, x, training), bias(store, x, training), eps)
-                    .head();
+            return layerNorm(x, weight(store, x, training), bias(store, x, training));
+        }
+
+        NDArray layerNorm(NDArray x, NDArray w, NDArray b) {
+            return LayerNorm.layerNorm(x, new Shape(width), w, b, eps).head();
         }
     }
 
@@ -399,6 +691,8 @@ public final class VisionTransformer extends AbstractBlock {
         final Parameter bias;
         final int patch;
         Precision precision = Precision.FP32;
+        /** The timm prefix of its parameters, {@code patch_embed.proj.}, set when collected. */
+        String prefix;
 
         PatchEmbedding(VitConfig c) {
             patch = c.patchSize();
@@ -411,17 +705,22 @@ public final class VisionTransformer extends AbstractBlock {
         protected NDList forwardInternal(
                 ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
             NDArray images = inputs.head();
-            NDArray y = precision.result(Conv2d.conv2d(precision.compute(images),
-                    precision.compute(store.getValue(weight, images.getDevice(), training)),
-                    precision.compute(store.getValue(bias, images.getDevice(), training)),
-                    new Shape(patch, patch), new Shape(0, 0), new Shape(1, 1), 1).head());
+            return new NDList(tokens(images, store.getValue(weight, images.getDevice(), training),
+                    store.getValue(bias, images.getDevice(), training)));
+        }
+
+        /** The patches projected by {@code w}, {@code b}: tokens {@code (batch, patches, dim)}. */
+        NDArray tokens(NDArray images, NDArray w, NDArray b) {
+            NDArray y = precision.result(Conv2d.conv2d(precision.compute(images), precision.compute(w),
+                    precision.compute(b), new Shape(patch, patch), new Shape(0, 0), new Shape(1, 1), 1).head());
             Shape s = y.getShape();
             // (B, D, g, g) -> (B, g*g, D), row-major over the grid as timm's flatten(2).transpose(1, 2)
-            return new NDList(y.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).transpose(0, 2, 1));
+            return y.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).transpose(0, 2, 1);
         }
 
         @Override
         void collect(String prefix, Map<String, Parameter> into) {
+            this.prefix = prefix + "proj.";
             into.put(prefix + "proj.weight", weight);
             into.put(prefix + "proj.bias", bias);
         }
@@ -447,20 +746,20 @@ public final class VisionTransformer extends AbstractBlock {
             scale = (float) (1.0 / Math.sqrt(c.headDim()));
         }
 
-        NDArray apply(ParameterStore store, NDArray x, boolean training) {
+        NDArray apply(Ops ops, NDArray x) {
             Shape s = x.getShape();
             long b = s.get(0);
             long n = s.get(1);
             long d = s.get(2);
-            NDArray qh = Tensors.mul(splitHeads(q.apply(store, x, training), b, n, d), scale);
-            NDArray kh = splitHeads(k.apply(store, x, training), b, n, d);
-            NDArray vh = splitHeads(v.apply(store, x, training), b, n, d);
+            NDArray qh = Tensors.mul(splitHeads(ops.linear(q, x), b, n, d), scale);
+            NDArray kh = splitHeads(ops.linear(k, x), b, n, d);
+            NDArray vh = splitHeads(ops.linear(v, x), b, n, d);
             // under bf16 the two products run in bfloat16 and the softmax in float32, as autocast does
             NDArray attn = precision.result(precision.compute(qh).matMul(precision.compute(kh).transpose(0, 1, 3, 2)))
                     .softmax(-1);
             NDArray out = precision.result(precision.compute(attn).matMul(precision.compute(vh)))
                     .transpose(0, 2, 1, 3).reshape(b, n, d);
-            return proj.apply(store, out, training);
+            return ops.linear(proj, out);
         }
 
         private NDArray splitHeads(NDArray t, long b, long n, long d) {
@@ -486,8 +785,8 @@ public final class VisionTransformer extends AbstractBlock {
             fc2 = addChildBlock("fc2", new LinearLayer(c.mlpDim(), c.embedDim()));
         }
 
-        NDArray apply(ParameterStore store, NDArray x, boolean training) {
-            return fc2.apply(store, Activation.gelu(fc1.apply(store, x, training)), training);
+        NDArray apply(Ops ops, NDArray x) {
+            return ops.linear(fc2, Activation.gelu(ops.linear(fc1, x)));
         }
 
         @Override
@@ -513,10 +812,11 @@ public final class VisionTransformer extends AbstractBlock {
             dropPath = c.dropPathRate(index);
         }
 
-        NDArray forward(NDArray x, ParameterStore store, boolean training, SplittableRandom random) {
-            NDArray a = attn.apply(store, norm1.apply(store, x, training), training);
+        NDArray forward(NDArray x, Ops ops, SplittableRandom random) {
+            boolean training = ops.training();
+            NDArray a = attn.apply(ops, ops.norm(norm1, x));
             x = x.add(dropPath(a, training, random));
-            NDArray m = mlp.apply(store, norm2.apply(store, x, training), training);
+            NDArray m = mlp.apply(ops, ops.norm(norm2, x));
             return x.add(dropPath(m, training, random));
         }
 

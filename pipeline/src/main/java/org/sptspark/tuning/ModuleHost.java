@@ -59,6 +59,27 @@ final class ModuleHost implements ModuleContext {
     }
 
     /**
+     * Starts this overlay's part of a mixed batch's inference ({@link TunedModel#forwardMixed}):
+     * arrays go to {@code scope}; the model's own branches are left alone, since the mixed pass
+     * asks each group for its branches.
+     */
+    void beginRows(NDManager scope) {
+        this.scope = scope;
+        this.training = false;
+        this.forwardSeed = 0;
+    }
+
+    /** Whether the forward pass serves something else than the stored array for this parameter. */
+    boolean overrides(Parameter parameter) {
+        return overrides.containsKey(parameter);
+    }
+
+    /** The branch a module installed on this block linear layer, or {@code null}. */
+    VisionTransformer.LinearBranch branch(String linear) {
+        return branches.get(linear);
+    }
+
+    /**
      * Enters a segment of the forward pass (see {@link VisionTransformer.SegmentListener}): its
      * arrays go to {@code segmentScope}, and in training the engine's generator, which draws the
      * modules' dropout and drop-path masks, is seeded from the forward's seed and the segment, so

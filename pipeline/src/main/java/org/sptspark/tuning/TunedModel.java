@@ -53,6 +53,7 @@ public final class TunedModel implements AutoCloseable {
     private final ParameterStore store;
     private final Backprop.Hooks segmentHooks;
     private final int firstTrainedSegment;
+    private final Map<String, java.util.Optional<NDArray>> sparseDeltas = new java.util.HashMap<>();
     private boolean merged;
     private boolean checkpointing;
 
@@ -259,6 +260,111 @@ public final class TunedModel implements AutoCloseable {
         } finally {
             context.endForward();
         }
+    }
+
+    /**
+     * A weight delta at most this dense (non-zero entries over size) is applied to a mixed batch
+     * as a sparse product {@code x D^T} beside the shared backbone product; a denser one is added
+     * to the backbone's weight and its group's rows take their own product. On this project's CPU
+     * engine a sparse product costs as much as the dense one at about this density (BENCHMARKS.md,
+     * "Mixed-artifact batches").
+     */
+    public static final double MIXED_SPARSE_DENSITY = 0.001;
+
+    /**
+     * Logits of a batch whose rows go through different overlays of one backbone, in inference:
+     * rows {@code [0, rows[0])} through the first overlay, the next {@code rows[1]} through the
+     * second, and so on (see {@link VisionTransformer#forwardGroups}). The frozen product of each
+     * layer is computed once for every row that shares it; each overlay adds its own part to its
+     * rows. Callers serialise forwards on one model, as for {@link #forward}.
+     *
+     * @return each overlay's logits {@code (rows[g], its classes)}
+     * @throws IllegalArgumentException when the overlays do not share one backbone or the row
+     *     counts do not add up to the batch
+     */
+    public static List<NDArray> forwardMixed(List<TunedModel> overlays, int[] rows, NDArray images) {
+        if (overlays.isEmpty() || overlays.size() != rows.length) {
+            throw new IllegalArgumentException(overlays.size() + " overlays for " + rows.length + " row groups");
+        }
+        VisionTransformer model = overlays.get(0).model;
+        var groups = new ArrayList<VisionTransformer.RowGroup>();
+        for (int g = 0; g < overlays.size(); g++) {
+            TunedModel t = overlays.get(g);
+            if (t.model != model || !t.context.isOverlay()) {
+                throw new IllegalArgumentException("a mixed batch needs overlays of one backbone: "
+                        + (t.context.isOverlay() ? "group " + g + " is on another model" : "group " + g + " is not an overlay"));
+            }
+            groups.add(t.new Rows(rows[g]));
+        }
+        overlays.forEach(t -> t.context.beginRows(images.getManager()));
+        try {
+            return model.forwardGroups(groups, images);
+        } finally {
+            overlays.forEach(t -> t.context.endForward());
+        }
+    }
+
+    /** This overlay's rows of a mixed batch. */
+    private final class Rows implements VisionTransformer.RowGroup {
+        private final int rows;
+
+        Rows(int rows) {
+            this.rows = rows;
+        }
+
+        @Override
+        public int rows() {
+            return rows;
+        }
+
+        @Override
+        public ParameterStore store() {
+            return store;
+        }
+
+        @Override
+        public boolean overrides(String parameter) {
+            return context.overrides(model.parameter(parameter));
+        }
+
+        @Override
+        public NDArray sparseWeightDelta(String linear) {
+            return sparseDeltas.computeIfAbsent(linear, l -> java.util.Optional.ofNullable(sparseDelta(l))).orElse(null);
+        }
+
+        @Override
+        public VisionTransformer.LinearBranch branch(String linear) {
+            return context.branch(linear);
+        }
+
+        @Override
+        public void enter(int segment, NDManager scope) {
+            context.enter(segment, scope);
+        }
+    }
+
+    /**
+     * The overlay's weight minus the backbone's for a block linear layer, as a sparse matrix owned
+     * by this model, when it is at most {@link #MIXED_SPARSE_DENSITY} dense; else {@code null}.
+     * Computed in the forward pass under way (its dense arrays belong to the batch).
+     */
+    private NDArray sparseDelta(String linear) {
+        Parameter weight = model.parameter(linear + ".weight");
+        NDArray base = weight.getArray();
+        NDArray delta = context.value(weight, base).sub(base);
+        delta.attach(context.forwardScope());
+        long nonZero = delta.countNonzero().getLong();
+        if (nonZero > MIXED_SPARSE_DENSITY * base.size()) {
+            return null;
+        }
+        NDArray sparse = delta.toSparse(ai.djl.ndarray.types.SparseFormat.COO);
+        sparse.attach(manager);
+        return sparse;
+    }
+
+    /** How many block linear layers of this overlay mixed batches have applied as a sparse product so far. */
+    long sparseWeightDeltas() {
+        return sparseDeltas.values().stream().filter(java.util.Optional::isPresent).count();
     }
 
     /**
