@@ -227,30 +227,6 @@ public final class Prediction {
         return out;
     }
 
-    private static final Map<String, TunedModel> OVERLAYS = new HashMap<>();
-
-    /**
-     * An artifact laid over this JVM's backbone, read once per JVM. Under the gradient lock: making
-     * an overlay clears the shared model's branches, which another task thread's forward is using.
-     */
-    private static TunedModel overlay(VisionTransformer model, Target t, String sha, Configuration hadoop) {
-        synchronized (Gradients.ENGINE_LOCK) {
-            String key = System.identityHashCode(model) + "|" + t.uri();
-            TunedModel tuned = OVERLAYS.get(key);
-            if (tuned == null) {
-                NDManager manager = model.manager().newSubManager();
-                try {
-                    var loaded = Artifacts.read(hadoop, t.uri(), sha, ParameterSpace.of(t.config()), manager);
-                    tuned = TunedModel.overlay(model, loaded.layout(), loaded.tensors(), t.uri());
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read artifact " + t.uri(), e);
-                }
-                OVERLAYS.put(key, tuned);
-            }
-            return tuned;
-        }
-    }
-
     private static Iterator<Row> predictPartition(Iterator<String> paths, List<Target> targets, String backbone,
             String sha, int topK, int batchSize, Precision precision, Configuration hadoop) {
         Device device = Devices.forCurrentTask();
@@ -304,7 +280,7 @@ public final class Prediction {
                 }
                 return all;
             });
-            TunedModel tuned = overlay(model, t, sha, hadoop);
+            TunedModel tuned = Overlays.get(model, t, sha, hadoop);
             float[] probabilities;
             int classes;
             synchronized (Gradients.ENGINE_LOCK) {

@@ -5,40 +5,28 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sptspark.artifact.ArtifactManifest;
-import org.sptspark.artifact.Artifacts;
 import org.sptspark.artifact.OpenedArtifact;
 import org.sptspark.data.HadoopFiles;
 import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.StructuredTaskGenerator;
-import org.sptspark.data.TaskRef;
 import org.sptspark.data.VtabWriter;
-import org.sptspark.model.BackboneRef;
 import org.sptspark.model.Checkpoints;
-import org.sptspark.model.Gradients;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
-import org.sptspark.modules.Trainable;
-import org.sptspark.modules.Unstructured;
 import org.sptspark.tuning.Method;
-import org.sptspark.tuning.TunedModel;
-import org.sptspark.tuning.TuningLayout;
 
 /**
  * {@code spt predict}'s job: two artifacts of different methods and class counts on one shared
@@ -54,33 +42,9 @@ class PredictionTest {
 
     Configuration hadoop = HadoopFiles.configuration();
 
-    /** An artifact with random values in everything it trains (so that a wrong overlay shows). */
     String artifact(Path backbone, String sha, Method method, int classes, long seed) throws Exception {
-        String folder = dir.resolve("lake/" + method.id()).toUri().toString();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            VitConfig config = ARCH.withNumClasses(classes);
-            VisionTransformer model = VisionTransformer.create(manager, config, 0);
-            Checkpoints.load(model, Checkpoints.read(backbone, manager), Checkpoints.HeadPolicy.DROP);
-            TuningLayout layout = TuningLayout.baseline(method, model.space(), 4);
-            synchronized (Gradients.ENGINE_LOCK) {
-                try (TunedModel tuned = TunedModel.forTraining(model, layout, seed, Unstructured.DELTA)) {
-                    var random = new SplittableRandom(seed);
-                    for (Trainable t : tuned.trainables()) {
-                        float[] v = new float[(int) t.value().size()];
-                        for (int i = 0; i < v.length; i++) {
-                            v[i] = (float) random.nextGaussian() * 0.05f;
-                        }
-                        org.sptspark.model.Tensors.assign(t.value(), v);
-                    }
-                    var m = new ArtifactManifest(new TaskRef("test", "task" + classes, classes, null, null),
-                            new BackboneRef(ARCH.name(), config, null, sha), method.id(), 4,
-                            new ArtifactManifest.Budget(null, null, 0), null, null, null, null, "imagenet", null, null, null,
-                            null);
-                    Artifacts.write(hadoop, folder, tuned, m);
-                }
-            }
-        }
-        return folder;
+        return ArtifactFixtures.artifact(hadoop, dir.resolve("lake/" + method.id()), backbone, sha, ARCH, method, "test",
+                "task" + classes, classes, seed);
     }
 
     @Test
@@ -132,13 +96,7 @@ class PredictionTest {
                         Path image = images.resolve(String.format("img%02d.png", i));
                         float[] x = ImagePreprocessor.toTensor(ImageDecoder.decode(Files.readAllBytes(image), "img"), 32,
                                 Normalization.IMAGENET);
-                        float[] p;
-                        synchronized (Gradients.ENGINE_LOCK) {
-                            try (NDManager step = manager.newSubManager()) {
-                                NDArray input = step.create(x, new Shape(1, 3, 32, 32));
-                                p = opened.tuned().forward(input, false, 0).softmax(1).toFloatArray();
-                            }
-                        }
+                        float[] p = ArtifactFixtures.probabilities(opened, x, 32);
                         int[] expected = Prediction.top(p, 0, p.length, 3);
                         Row r = byKey.get(image.toUri().toString().replace("file:///", "file:/") + "|" + artifact);
                         assertTrue(r != null, "no prediction for " + image + " with " + artifact + " in " + byKey.keySet());

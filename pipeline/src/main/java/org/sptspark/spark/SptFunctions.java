@@ -1,0 +1,83 @@
+package org.sptspark.spark;
+
+import java.util.List;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.SerializableConfiguration;
+
+/**
+ * The SQL function {@code spt_classify(task, content)}: one image's bytes through its task's
+ * artifact, as {@link SptClassifier} does, returning a struct of {@code artifact_id},
+ * {@code classes}, {@code probabilities} and {@code error} (the reason when the others are
+ * null; a bad row never fails the query). It runs row at a time (a forward pass per image), so
+ * for tables of many images {@link SptClassifier}, which batches, is the faster route.
+ *
+ * <p>From Java or Scala: {@code SptFunctions.register(spark, classifier)}. From PySpark or
+ * SQL, with the jar on the class path and {@code spark.spt.backbone} and
+ * {@code spark.spt.artifacts} (or {@code spark.spt.lake}, {@code run}, {@code method}) set:
+ * {@code spark._jvm.org.sptspark.spark.SptFunctions.register(spark._jsparkSession)}.
+ */
+public final class SptFunctions {
+
+    /** The function's name in SQL. */
+    public static final String NAME = "spt_classify";
+
+    /** What it returns. */
+    public static final StructType RESULT = new StructType()
+            .add("artifact_id", DataTypes.StringType, true)
+            .add("classes", DataTypes.createArrayType(DataTypes.IntegerType, false), true)
+            .add("probabilities", DataTypes.createArrayType(DataTypes.DoubleType, false), true)
+            .add("error", DataTypes.StringType, true);
+
+    private SptFunctions() {}
+
+    /** Registers {@code spt_classify} for this session, with the classifier's artifacts and settings. */
+    public static void register(SparkSession spark, SptClassifier classifier) {
+        var settings = classifier.settings(spark, SptClassifier.ImageKind.BYTES, 0, 1, -1);
+        spark.udf().register(NAME, new Classify(settings, ImageTable.hadoopConfiguration(spark)), RESULT);
+    }
+
+    /** Registers {@code spt_classify} configured from the session's {@code spark.spt.*} settings. */
+    public static void register(SparkSession spark) {
+        register(spark, SptClassifier.fromConf(spark.conf()));
+    }
+
+    /** The function: decodes, routes and classifies one row on the executor's cached backbone. */
+    static final class Classify implements UDF2<String, byte[], Row> {
+        private static final long serialVersionUID = 1L;
+        private final SptClassifier.Settings settings;
+        private final Broadcast<SerializableConfiguration> hadoop;
+
+        Classify(SptClassifier.Settings settings, Broadcast<SerializableConfiguration> hadoop) {
+            this.settings = settings;
+            this.hadoop = hadoop;
+        }
+
+        @Override
+        public Row call(String task, byte[] content) {
+            var input = RoutedInference.Input.decode(task, content, "row", settings.maxPixels());
+            RoutedInference.Output o;
+            try {
+                o = RoutedInference.open(settings.router(), settings.device(), settings.precision(), settings.topK(),
+                        settings.mode(), hadoop.value().value()).classify(List.of(input)).get(0);
+            } catch (RuntimeException e) {
+                return RowFactory.create(null, null, null, RoutedInference.reason(e));
+            }
+            if (o.error() != null) {
+                return RowFactory.create(null, null, null, o.error());
+            }
+            Integer[] classes = new Integer[o.classes().length];
+            Double[] probabilities = new Double[classes.length];
+            for (int k = 0; k < classes.length; k++) {
+                classes[k] = o.classes()[k];
+                probabilities[k] = (double) o.probabilities()[k];
+            }
+            return RowFactory.create(o.target().id(), classes, probabilities, null);
+        }
+    }
+}
