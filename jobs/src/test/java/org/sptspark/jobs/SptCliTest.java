@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sptspark.data.DemoData;
@@ -184,6 +185,17 @@ class SptCliTest {
                 dir.resolve("predictions").toString());
         assertEquals(0, predict.exit(), predict.err());
         assertTrue(predict.out().contains("x 2 artifacts") && predict.out().contains("; 0 skipped"), predict.out());
+        // routed: a list of images with their tasks, each through its task's artifact of the run's spt-lora results
+        Path list = dir.resolve("demo/data/routed.txt");
+        Files.write(list, List.of("gen_clevr_dist/images/test/000000.png gen_clevr_dist",
+                "gen_clevr_dist/images/test/000001.png demo/gen_clevr_dist", "gen_clevr_dist/images/test/000002.png fashion_mnist"));
+        Run routed = run("predict", "--backbone", dir.resolve("demo/vit_demo_patch8_32.safetensors").toString(),
+                "--list", list.toString(), "--lake", lake, "--run", runId, "--method", "spt-lora", "--out",
+                dir.resolve("routed").toString());
+        assertEquals(0, routed.exit(), routed.err());
+        assertTrue(routed.out().contains("3 rows: 2 predicted in") && routed.out().contains("1 without a result")
+                && routed.out().contains("000002.png: no artifact for task 'fashion_mnist' (artifacts are for [gen_clevr_dist])"),
+                routed.out());
         Notebooks.executeAll(lake, runId);
     }
 

@@ -167,6 +167,112 @@ public final class Prediction {
         }
     }
 
+    /**
+     * What a routed prediction run did.
+     *
+     * @param seconds wall time of the Spark job (reading the input and checks excluded)
+     * @param firstFailed the first rows without a result, with their reasons
+     */
+    public record RoutedSummary(long rows, long predicted, long failed, double seconds, List<String> firstFailed) {
+
+        public double rowsPerSecond() {
+            return predicted / seconds;
+        }
+    }
+
+    /**
+     * Routed predictions: each row of a table (Parquet, or a list file with an image and a task per
+     * line, images relative to the list's folder) through its own task's artifact, with {@link
+     * SptClassifier}, written to {@code out} as Parquet (replaced): the input's columns, binary
+     * ones left out, then {@code artifact_id}, {@code classes}, {@code probabilities} and
+     * {@code error}, one row per input row.
+     *
+     * @param classifier its artifacts, batch size, top-k and precision set; the columns are set here
+     * @throws IllegalArgumentException when the input is missing or lacks the columns
+     */
+    public static RoutedSummary routed(SparkSession spark, SptClassifier classifier, String input, String imageColumn,
+            String taskColumn, String out, Consumer<String> log) throws IOException {
+        Dataset<Row> rows = readRoutedInput(spark, input, imageColumn, taskColumn);
+        classifier.setImageCol(imageColumn).setTaskCol(taskColumn);
+        ArtifactRouter router = classifier.router(spark);
+        long count = rows.count();
+        log.accept(String.format(Locale.ROOT, "predict: %d rows routed to %d artifacts %s on backbone %s (sha256 %s)",
+                count, router.targets().size(), router.tasks(), router.targets().iterator().next().config().name(),
+                router.sha256().substring(0, 12)));
+        var jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setJobGroup("spt-predict", "predict " + count + " rows routed by " + taskColumn, false);
+        long started = System.nanoTime();
+        Dataset<Row> result = classifier.transform(rows);
+        for (var f : rows.schema().fields()) {
+            if (f.dataType() instanceof org.apache.spark.sql.types.BinaryType) {
+                result = result.drop(f.name());
+            }
+        }
+        result.write().mode(SaveMode.Overwrite).parquet(out);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Dataset<Row> written = spark.read().parquet(out);
+        String error = (String) classifier.getOrDefault(classifier.errorCol());
+        Dataset<Row> failed = written.where(functions.col(error).isNotNull());
+        long failures = failed.count();
+        String id = List.of(written.columns()).contains(imageColumn) && !(rows.schema().apply(imageColumn).dataType()
+                instanceof org.apache.spark.sql.types.BinaryType) ? imageColumn : taskColumn;
+        var first = failed.select(functions.col(id).cast("string"), functions.col(error)).limit(10).collectAsList().stream()
+                .map(r -> r.getString(0) + ": " + r.getString(1)).toList();
+        return new RoutedSummary(count, count - failures, failures, seconds, first);
+    }
+
+    /** The rows of a routed prediction: a Parquet table, or a list file of {@code <image> <task>} lines. */
+    static Dataset<Row> readRoutedInput(SparkSession spark, String input, String imageColumn, String taskColumn)
+            throws IOException {
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Path path = new Path(input);
+        FileSystem fs = path.getFileSystem(hadoop);
+        if (!fs.exists(path)) {
+            throw new IllegalArgumentException("no table at " + input + ": the path does not exist");
+        }
+        if (fs.getFileStatus(path).isDirectory() || input.endsWith(".parquet")) {
+            Dataset<Row> table = spark.read().parquet(input);
+            for (String c : List.of(imageColumn, taskColumn)) {
+                if (!List.of(table.columns()).contains(c)) {
+                    throw new IllegalArgumentException(input + " has no column '" + c + "' (columns: "
+                            + List.of(table.columns()) + "); set --image-column and --task-column");
+                }
+            }
+            return table;
+        }
+        var rows = new ArrayList<Row>();
+        Path folder = path.getParent();
+        try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(fs.open(path),
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            int number = 0;
+            while ((line = reader.readLine()) != null) {
+                number++;
+                String text = line.strip();
+                if (text.isEmpty() || text.startsWith("#")) {
+                    continue;
+                }
+                int space = text.lastIndexOf(' ') >= 0 ? text.lastIndexOf(' ') : text.lastIndexOf('\t');
+                if (space < 1) {
+                    throw new IllegalArgumentException(input + " line " + number + ": expected '<image> <task>', got '"
+                            + text + "'");
+                }
+                String image = text.substring(0, space).strip();
+                Path p = new Path(image);
+                String uri = (p.isAbsolute() ? p : new Path(folder, image)).getFileSystem(hadoop)
+                        .makeQualified(p.isAbsolute() ? p : new Path(folder, image)).toString();
+                rows.add(RowFactory.create(uri, text.substring(space + 1).strip()));
+            }
+        }
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException(input + " lists no images");
+        }
+        var schema = new StructType().add(imageColumn, DataTypes.StringType, false).add(taskColumn, DataTypes.StringType,
+                false);
+        int slices = Math.max(1, Math.min(spark.sparkContext().defaultParallelism() * 4, rows.size() / 64 + 1));
+        return spark.createDataFrame(rows, schema).repartition(slices);
+    }
+
     /** The artifacts, checked on the driver: committed, trained on this backbone, one architecture. */
     static List<Target> targets(Configuration hadoop, List<String> artifacts, String sha) throws IOException {
         if (artifacts.isEmpty()) {

@@ -281,6 +281,50 @@ class SptClassifierTest {
     }
 
     @Test
+    void routedPredictionsFromATableAndFromAList() throws Exception {
+        // a Parquet table with the image bytes: the output keeps the other columns, one row per input row
+        String table = dir.resolve("table.parquet").toString();
+        images.write().parquet(table);
+        String out = dir.resolve("routed").toString();
+        var summary = Prediction.routed(spark, classifier(), table, "content", "task", out, line -> { });
+        assertEquals(expected.size() + 5, summary.rows());
+        assertEquals(expected.size(), summary.predicted());
+        assertEquals(5, summary.failed());
+        var written = spark.read().parquet(out);
+        assertEquals(List.of("path", "task", "artifact_id", "classes", "probabilities", "error"), List.of(written.columns()));
+        check(written.collectAsList(), "artifact_id", "classes", "probabilities", "error");
+
+        // a list file: '<image> <task>' lines, relative to its folder
+        Path list = dir.resolve("images/routed.txt");
+        var lines = new ArrayList<String>();
+        for (var kind : KINDS) {
+            lines.add(kind.task + "_0.png " + kind.task);
+        }
+        lines.add("# a comment, then a row of a task without an artifact");
+        lines.add(KINDS.get(0).task + "_1.png gen_shapes");
+        Files.write(list, lines);
+        var fromList = Prediction.routed(spark, classifier(), list.toString(), "image", "task", dir.resolve("routed-list")
+                .toString(), line -> { });
+        assertEquals(5, fromList.rows());
+        assertEquals(4, fromList.predicted());
+        assertTrue(fromList.firstFailed().get(0).contains("_1.png: no artifact for task 'gen_shapes'"),
+                fromList.firstFailed().toString());
+        for (Row r : spark.read().parquet(dir.resolve("routed-list").toString()).collectAsList()) {
+            String image = new org.apache.hadoop.fs.Path(r.getString(0)).toUri().getPath();
+            if (r.isNullAt(r.fieldIndex("error"))) {
+                float[] p = expected.get(Path.of(image).toUri().toString());
+                assertTrue(p != null, image + " in " + expected.keySet());
+                List<Integer> classes = r.getList(r.fieldIndex("classes"));
+                assertArrayEquals(Prediction.top(p, 0, p.length, TOP_K), classes.stream().mapToInt(Integer::intValue).toArray());
+            }
+        }
+        Files.writeString(list, "just-one-field\n");
+        var bad = assertThrows(IllegalArgumentException.class, () -> Prediction.routed(spark, classifier(), list.toString(),
+                "image", "task", dir.resolve("routed-bad").toString(), line -> { }));
+        assertTrue(bad.getMessage().endsWith("line 1: expected '<image> <task>', got 'just-one-field'"), bad.getMessage());
+    }
+
+    @Test
     void badSettingsAreOneLineErrors() {
         var e = assertThrows(IllegalArgumentException.class, () -> classifier().setImageCol("pixels").transform(images));
         assertEquals("no image column 'pixels' (columns: [path, content, task]); set imageCol", e.getMessage());
