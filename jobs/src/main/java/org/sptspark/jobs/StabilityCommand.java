@@ -55,8 +55,9 @@ final class StabilityCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataLimitOptions limits;
 
-    @Option(names = "--batches", split = ",", defaultValue = "4,8,16,32",
-            description = "Batch counts to compare, from the start of train800 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batches", split = ",", defaultValue = "4,8,16,25",
+            description = "Batch counts to compare, from the start of train800 (default: ${DEFAULT-VALUE}; 25 batches of 32"
+                    + " are all of train800's 800 images).")
     List<Integer> batches;
 
     @Option(names = "--seeds", split = ",", defaultValue = "0,1",

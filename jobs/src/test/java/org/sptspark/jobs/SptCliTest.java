@@ -184,6 +184,11 @@ class SptCliTest {
                 dir.resolve("predictions").toString());
         assertEquals(0, predict.exit(), predict.err());
         assertTrue(predict.out().contains("x 2 artifacts") && predict.out().contains("; 0 skipped"), predict.out());
+        // the stability notebook's input: the demo task's scores at two batch counts and two seeds
+        Run stability = run("stability", "--suite", "demo", "--task", "gen_clevr_dist", "--data", data, "--backbone",
+                dir.resolve("demo/vit_demo_patch8_32.safetensors").toString(), "--preset", "vit_demo_patch8_32", "--lake",
+                lake, "--batches", "1,2", "--seeds", "0,1", "--batch-size", "16", "--budget", "20k");
+        assertEquals(0, stability.exit(), stability.err());
         Notebooks.executeAll(lake, runId);
     }
 
