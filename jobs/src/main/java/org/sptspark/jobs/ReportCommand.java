@@ -122,11 +122,7 @@ final class ReportCommand implements Callable<Integer> {
                     + " (run spt stability first)");
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.print(switch (format) {
-            case "csv" -> org.sptspark.report.StabilitySummary.csv(summaries);
-            case "json" -> org.sptspark.report.StabilitySummary.json(summaries);
-            default -> org.sptspark.report.StabilitySummary.markdown(summaries);
-        });
+        out.print(org.sptspark.report.StabilitySummary.render(summaries, format));
         out.flush();
         return 0;
     }

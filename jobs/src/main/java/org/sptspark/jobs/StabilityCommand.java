@@ -173,11 +173,7 @@ final class StabilityCommand implements Callable<Integer> {
                 (System.nanoTime() - start) / 1e9, Instant.now().toString());
         String file = summary.write(hadoop, where.lake);
         var out = spec.commandLine().getOut();
-        out.print(switch (format) {
-            case "csv" -> StabilitySummary.csv(List.of(summary));
-            case "json" -> StabilitySummary.json(List.of(summary));
-            default -> StabilitySummary.markdown(List.of(summary));
-        });
+        out.print(StabilitySummary.render(List.of(summary), format));
         out.flush();
         progress(err, "summary committed to %s", file);
         return 0;

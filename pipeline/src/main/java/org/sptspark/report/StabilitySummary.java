@@ -123,6 +123,16 @@ public record StabilitySummary(String suite, String task, String preset, String 
     static final String CSV_HEADER = "suite,task,backbone,module,budget,k,batches_a,seed_a,batches_b,seed_b,varies,"
             + "topk_overlap,spearman,structured_a,structured_b,structured_jaccard,decision_agreement";
 
+    /** Summaries in {@code markdown}, {@code csv} or {@code json}, as {@link #markdown}, {@link #csv} and {@link #json} print them. */
+    public static String render(List<StabilitySummary> summaries, String format) {
+        return switch (format) {
+            case "markdown" -> markdown(summaries);
+            case "csv" -> csv(summaries);
+            case "json" -> json(summaries);
+            default -> throw new IllegalArgumentException("unknown format '" + format + "': choose markdown, csv or json");
+        };
+    }
+
     /** Summaries as Markdown: per summary, its settings and one row per comparison. */
     public static String markdown(List<StabilitySummary> summaries) {
         var sb = new StringBuilder();
