@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
         description = {"Print a run's comparison from the lake: top-1 per task and method, and the means.",
             "A method at a budget is a column; each group's mean, the mean of the group means (VTAB's headline)",
             "and the plain mean; then where each method's budget went per operation, from the allocation table.",
+            "With --stability, the lake's sensitivity-stability summaries (spt stability) instead.",
             "Reads any Hadoop URI (s3a:// too)."})
 final class ReportCommand implements Callable<Integer> {
 
@@ -37,12 +38,19 @@ final class ReportCommand implements Callable<Integer> {
             description = "markdown, csv (the comparison table) or json (everything, for notebooks) (default: ${DEFAULT-VALUE}).")
     String format;
 
+    @Option(names = "--stability",
+            description = "Print the lake's sensitivity-stability summaries (written by spt stability) instead of a run's comparison.")
+    boolean stability;
+
     @Override
     public Integer call() {
         if (!List.of("markdown", "csv", "json").contains(format)) {
             throw new IllegalArgumentException("unknown format '" + format + "': choose markdown, csv or json");
         }
         SparkSession spark = SparkSessions.get("spt report", "local[1]");
+        if (stability) {
+            return stability(spark);
+        }
         String tables = new Path(new Path(lake), "tables").toString();
         Path resultsPath = new Path(tables, "results");
         try {
@@ -102,6 +110,19 @@ final class ReportCommand implements Callable<Integer> {
             case "json" -> report.json();
             default -> report.markdown();
         });
+        out.flush();
+        return 0;
+    }
+
+    /** The stability summaries in the lake, in the chosen format. */
+    private int stability(SparkSession spark) {
+        var summaries = org.sptspark.report.StabilitySummary.list(spark.sparkContext().hadoopConfiguration(), lake);
+        if (summaries.isEmpty()) {
+            throw new IllegalArgumentException("no stability summaries under " + new Path(new Path(lake), "stability")
+                    + " (run spt stability first)");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(org.sptspark.report.StabilitySummary.render(summaries, format));
         out.flush();
         return 0;
     }

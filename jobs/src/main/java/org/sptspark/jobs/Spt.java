@@ -15,7 +15,7 @@ import picocli.CommandLine.ScopeType;
         description = "Sensitivity-aware parameter-efficient fine-tuning of Vision Transformers on Apache Spark.",
         subcommands = {ModelInfoCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class,
             SensitivityCommand.class, AllocateCommand.class, TrainCommand.class, EvaluateCommand.class, MergeCommand.class,
-            SweepCommand.class, PredictCommand.class, ReportCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            SweepCommand.class, PredictCommand.class, ReportCommand.class, StabilityCommand.class, PretrainCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Spt {
 
     @Option(names = Failures.VERBOSE, scope = ScopeType.INHERIT,

@@ -25,7 +25,8 @@ final class Notebooks {
     static final Map<String, List<String>> FIGURES = Map.of(
             "results.ipynb", List.of("accuracy_by_task.png", "budget_vs_accuracy.png"),
             "budget.ipynb", List.of("budget_by_depth.png", "budget_by_operation.png", "structured_modules.png"),
-            "artifacts.ipynb", List.of("artifact_size.png"));
+            "artifacts.ipynb", List.of("artifact_size.png"),
+            "stability.ipynb", List.of("stability_overlap.png"));
 
     private Notebooks() {}
 

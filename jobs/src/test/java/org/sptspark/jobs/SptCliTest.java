@@ -196,6 +196,11 @@ class SptCliTest {
         assertTrue(routed.out().contains("3 rows: 2 predicted in") && routed.out().contains("1 without a result")
                 && routed.out().contains("000002.png: no artifact for task 'fashion_mnist' (artifacts are for [gen_clevr_dist])"),
                 routed.out());
+        // the stability notebook's input: the demo task's scores at two batch counts and two seeds
+        Run stability = run("stability", "--suite", "demo", "--task", "gen_clevr_dist", "--data", data, "--backbone",
+                dir.resolve("demo/vit_demo_patch8_32.safetensors").toString(), "--preset", "vit_demo_patch8_32", "--lake",
+                lake, "--batches", "1,2", "--seeds", "0,1", "--batch-size", "16", "--budget", "20k");
+        assertEquals(0, stability.exit(), stability.err());
         Notebooks.executeAll(lake, runId);
     }
 

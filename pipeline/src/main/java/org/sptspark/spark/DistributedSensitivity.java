@@ -124,6 +124,21 @@ public final class DistributedSensitivity {
 
     /** {@link #sums(SparkSession, Request)}, calling {@code hook} before each partition's scoring. */
     static Map<Integer, double[]> sums(SparkSession spark, Request request, PartitionHook hook) {
+        return prefixSums(spark, request, new int[] {request.batches()}, hook).get(0);
+    }
+
+    /**
+     * The float64 sums by block of each prefix of the request's batches (prefix i: batches
+     * {@code 0 .. prefixes[i]-1}), from one pass over {@code request.batches()} batches. Each
+     * partition scores its batches in index order and snapshots its running sums as it passes a
+     * prefix's end, so a prefix's partial sums are exactly what a job of that many batches would
+     * compute on the same partitioning (a batch's partition depends on its index alone). Each
+     * executor holds one copy of the scores per prefix until its partition ends.
+     *
+     * @param prefixes strictly increasing, the last equal to {@code request.batches()}
+     */
+    static List<Map<Integer, double[]>> prefixSums(SparkSession spark, Request request, int[] prefixes, PartitionHook hook) {
+        checkPrefixes(prefixes, request.batches());
         long images = (long) request.batchSize() * request.batches();
         // the listing is small and read on the driver anyway: no Spark job is needed to count or cut it
         List<Sample> train = new DatasetReader(spark.sparkContext().hadoopConfiguration())
@@ -136,22 +151,32 @@ public final class DistributedSensitivity {
                 .withColumn("batch", floor(col("row").divide(request.batchSize())))
                 .repartition(request.partitions(), col("batch"));
         Broadcast<SerializableConfiguration> hadoop = ImageTable.hadoopConfiguration(spark);
+        int stride = blocksPerPrefix(request);
         JavaPairRDD<Integer, double[]> partial = ImageTable.withBytes(spark, selected).javaRDD()
                 .mapPartitionsToPair(rows -> {
                     hook.beforePartition(TaskContext.get());
-                    return scorePartition(rows, request, hadoop.value().value());
+                    return scorePartition(rows, request, prefixes, stride, hadoop.value().value());
                 });
-        var byKey = new TreeMap<Integer, double[]>();
+        var byPrefix = new ArrayList<Map<Integer, double[]>>();
+        for (int i = 0; i < prefixes.length; i++) {
+            byPrefix.add(new TreeMap<>());
+        }
+        var counts = new int[prefixes.length];
         for (Tuple2<Integer, double[]> t : partial.reduceByKey(DistributedSensitivity::sum, request.partitions()).collect()) {
-            byKey.put(t._1(), t._2());
+            int key = t._1();
+            if (key < 0) {
+                counts[COUNT_KEY - key] = (int) t._2()[0];
+            } else {
+                byPrefix.get(key / stride).put(key % stride, t._2());
+            }
         }
-        double[] count = byKey.remove(COUNT_KEY);
-        int scored = count == null ? 0 : (int) count[0];
-        if (scored != request.batches()) {
-            throw new IllegalStateException("task '" + request.task().name() + "': " + scored + " of " + request.batches()
-                    + " batches were scored");
+        for (int i = 0; i < prefixes.length; i++) {
+            if (counts[i] != prefixes[i]) {
+                throw new IllegalStateException("task '" + request.task().name() + "': " + counts[i] + " of " + prefixes[i]
+                        + " batches were scored");
+            }
         }
-        return byKey;
+        return byPrefix;
     }
 
     public static Result run(SparkSession spark, Request request) {
@@ -160,27 +185,62 @@ public final class DistributedSensitivity {
 
     /** The scores of {@code request}, calling {@code hook} on the executor before each partition's scoring. */
     public static Result run(SparkSession spark, Request request, PartitionHook hook) {
+        return runPrefixes(spark, request, new int[] {request.batches()}, hook).get(0);
+    }
+
+    /**
+     * The scores of each prefix of the request's batches, from one job over {@code request.batches()}
+     * batches: the scores of the first {@code prefixes[i]} batches, equal to those of a request for
+     * that many batches (see {@link #prefixSums}). Every result records the whole job's seconds.
+     *
+     * @param prefixes strictly increasing, the last equal to {@code request.batches()}
+     */
+    public static List<Result> runPrefixes(SparkSession spark, Request request, int[] prefixes, PartitionHook hook) {
         long start = System.nanoTime();
-        Map<Integer, double[]> byKey = sums(spark, request, hook);
-        long images = (long) request.batchSize() * request.batches();
-        int scored = request.batches();
-        var space = ParameterSpace.of(request.backbone());
-        var scores = new LinkedHashMap<String, float[]>();
-        long offset = 0;
-        for (TensorSpec t : space.scored()) {
-            float[] values = new float[Math.toIntExact(t.size())];
-            for (int i = 0; i < values.length; i++) {
-                long flat = offset + i;
-                values[i] = (float) byKey.get((int) (flat / request.blockSize()))[(int) (flat % request.blockSize())];
-            }
-            scores.put(t.name(), values);
-            offset += t.size();
-        }
+        List<Map<Integer, double[]>> byPrefix = prefixSums(spark, request, prefixes, hook);
         double seconds = (System.nanoTime() - start) / 1e9;
-        LOG.info("sensitivity of {}: {} batches of {} in {} s ({} images/s)", request.task().name(), scored,
+        long images = (long) request.batchSize() * request.batches();
+        LOG.info("sensitivity of {}: {} batches of {} in {} s ({} images/s)", request.task().name(), request.batches(),
                 request.batchSize(), String.format("%.1f", seconds), String.format("%.1f", images / seconds));
+        var space = ParameterSpace.of(request.backbone());
         String id = request.task().name() + "@" + request.checkpointSha256().substring(0, 12);
-        return new Result(new SensitivityScores(space, scores, id), scored, (int) images, seconds);
+        var results = new ArrayList<Result>();
+        for (int i = 0; i < prefixes.length; i++) {
+            Map<Integer, double[]> byKey = byPrefix.get(i);
+            var scores = new LinkedHashMap<String, float[]>();
+            long offset = 0;
+            for (TensorSpec t : space.scored()) {
+                float[] values = new float[Math.toIntExact(t.size())];
+                for (int j = 0; j < values.length; j++) {
+                    long flat = offset + j;
+                    values[j] = (float) byKey.get((int) (flat / request.blockSize()))[(int) (flat % request.blockSize())];
+                }
+                scores.put(t.name(), values);
+                offset += t.size();
+            }
+            results.add(new Result(new SensitivityScores(space, scores, id), prefixes[i],
+                    prefixes[i] * request.batchSize(), seconds));
+        }
+        return results;
+    }
+
+    private static void checkPrefixes(int[] prefixes, int batches) {
+        if (prefixes.length == 0 || prefixes[prefixes.length - 1] != batches) {
+            throw new IllegalArgumentException("batch prefixes " + java.util.Arrays.toString(prefixes)
+                    + " must end at the request's " + batches + " batches");
+        }
+        for (int i = 0; i < prefixes.length; i++) {
+            if (prefixes[i] < 1 || (i > 0 && prefixes[i] <= prefixes[i - 1])) {
+                throw new IllegalArgumentException("batch prefixes " + java.util.Arrays.toString(prefixes)
+                        + " must be positive and strictly increasing");
+            }
+        }
+    }
+
+    /** Aggregation blocks per prefix: the flat score vector's length over the block size, rounded up. */
+    private static int blocksPerPrefix(Request request) {
+        long size = ParameterSpace.of(request.backbone()).scoredSize();
+        return Math.toIntExact((size + request.blockSize() - 1) / request.blockSize());
     }
 
     private static double[] sum(double[] a, double[] b) {
@@ -190,9 +250,12 @@ public final class DistributedSensitivity {
         return a;
     }
 
-    /** Scores every batch of one partition; emits its partial sums as (block, values) and (COUNT_KEY, {batches}). */
-    private static Iterator<Tuple2<Integer, double[]>> scorePartition(Iterator<Row> rows, Request request,
-            org.apache.hadoop.conf.Configuration hadoop) {
+    /**
+     * Scores every batch of one partition in index order; emits, for each prefix i, its partial sums
+     * as {@code (i * stride + block, values)} and {@code (COUNT_KEY - i, {batches})}.
+     */
+    private static Iterator<Tuple2<Integer, double[]>> scorePartition(Iterator<Row> rows, Request request, int[] prefixes,
+            int stride, org.apache.hadoop.conf.Configuration hadoop) {
         long maxPixels = org.sptspark.data.DataLimits.of(hadoop).maxImagePixels();
         var byBatch = new TreeMap<Long, List<Row>>();
         while (rows.hasNext()) {
@@ -204,7 +267,7 @@ public final class DistributedSensitivity {
         }
         Device device = Devices.forCurrentTask();
         request.precision().requireSupported(device);
-        Map<String, double[]> sums;
+        var out = new ArrayList<Tuple2<Integer, double[]>>();
         synchronized (Gradients.ENGINE_LOCK) {
             VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
@@ -212,7 +275,11 @@ public final class DistributedSensitivity {
             model.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
             try (NDManager manager = NDManager.newBaseManager(device);
                     var scorer = new SensitivityScorer(model, manager).checkpointActivations(request.checkpointActivations())) {
+                int level = 0;
                 for (var e : byBatch.entrySet()) {
+                    while (e.getKey() >= prefixes[level]) {
+                        out.addAll(blocks(scorer.sums(), request.blockSize(), scorer.batches(), level++, stride));
+                    }
                     List<Row> batch = e.getValue();
                     batch.sort((x, y) -> Long.compare(x.getLong(0), y.getLong(0)));
                     var bytes = new ArrayList<byte[]>();
@@ -233,10 +300,12 @@ public final class DistributedSensitivity {
                                 "task '" + request.task().name() + "', batch " + e.getKey());
                     }
                 }
-                sums = scorer.sums();
+                while (level < prefixes.length) {
+                    out.addAll(blocks(scorer.sums(), request.blockSize(), scorer.batches(), level++, stride));
+                }
             }
         }
-        return blocks(sums, request.blockSize(), byBatch.size()).iterator();
+        return out.iterator();
     }
 
     /** The seed of one batch's drop-path masks: a function of the run seed and the batch index only. */
@@ -246,9 +315,11 @@ public final class DistributedSensitivity {
         return z ^ (z >>> 27);
     }
 
-    private static List<Tuple2<Integer, double[]>> blocks(Map<String, double[]> sums, int blockSize, int batches) {
+    /** One prefix's partial sums as {@code (level * stride + block, values)} and its batch count. */
+    private static List<Tuple2<Integer, double[]>> blocks(Map<String, double[]> sums, int blockSize, int batches, int level,
+            int stride) {
         var out = new ArrayList<Tuple2<Integer, double[]>>();
-        out.add(new Tuple2<>(COUNT_KEY, new double[] {batches}));
+        out.add(new Tuple2<>(COUNT_KEY - level, new double[] {batches}));
         double[] block = null;
         long flat = 0;
         for (double[] tensor : sums.values()) {
@@ -256,7 +327,7 @@ public final class DistributedSensitivity {
                 int within = (int) (flat % blockSize);
                 if (within == 0) {
                     block = new double[blockSize];
-                    out.add(new Tuple2<>((int) (flat / blockSize), block));
+                    out.add(new Tuple2<>(level * stride + (int) (flat / blockSize), block));
                 }
                 block[within] = v;
                 flat++;
