@@ -49,6 +49,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank of the lora and adapter baselines (default: ${DEFAULT-VALUE}).")
     int rank;
 
+    @Option(names = "--budget", description = {"lora and adapter only: a budget (20k, 0.4M, 0.47%%) instead of --rank: the rank",
+        "and matrices whose trainable count (class token included, head excluded, as SPT counts) comes closest;",
+        "the artifact is then method-budget (lora-20k)."})
+    String budget;
+
     @Mixin
     SnellaCliOptions snella = new SnellaCliOptions();
 
@@ -78,6 +83,10 @@ final class TrainCommand implements Callable<Integer> {
         if (!m.needsPlan() && plan != null) {
             throw new IllegalArgumentException("method " + m.id() + " is a baseline and takes no --plan");
         }
+        if (budget != null) {
+            // refuses a method that takes no budget, in one line
+            new Method.AtBudget(m, budget);
+        }
         Recipe r = recipe.recipe();
         SparkSessions.refuseUnsupported(r.precision());
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
@@ -85,10 +94,16 @@ final class TrainCommand implements Callable<Integer> {
         Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
         String sha = org.sptspark.model.CheckpointFiles.checkedSha256(hadoop, where.backbone, config);
         String versions = Versions.json(spark.version()).toString();
-        var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions);
-        var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
+        var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
+                m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions, budget);
+        if (budget != null) {
+            // on the driver, before any image is read: a malformed or unreachable budget fails here
+            var space = org.sptspark.model.ParameterSpace.of(config);
+            err.println(m.match(new Method.AtBudget(m, budget).parseBudget(space), space, false,
+                    w -> err.println("warning: " + w)).describe());
+        }
+        var out = spec.commandLine().getOut();
         TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {
             err.println(line);
             err.flush();

@@ -93,6 +93,25 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
     }
 
     /**
+     * A baseline sized to a budget: its modules at {@code matched}'s rank on the first
+     * {@code matched.matrices()} block matrices, the other matrices frozen, the class token whole.
+     */
+    public static TuningLayout matched(Method method, ParameterSpace space, org.sptspark.allocation.MatchedBudget matched) {
+        if (!method.takesBudget()) {
+            throw new IllegalArgumentException("method " + method.id() + " takes no budget");
+        }
+        var chosen = new java.util.HashSet<String>();
+        org.sptspark.allocation.MatchedBudget.matricesOf(space).stream().limit(matched.matrices())
+                .forEach(t -> chosen.add(t.name()));
+        var map = new LinkedHashMap<String, TensorDecision>();
+        for (TensorSpec t : space.backbone()) {
+            boolean left = t.role() == org.sptspark.model.TensorRole.MATRIX && !chosen.contains(t.name());
+            map.put(t.name(), left ? FROZEN : method.rule().decide(t, matched.rank()));
+        }
+        return new TuningLayout(method, map, matched.rank(), null, matched.budget().label(), matched.budget().target());
+    }
+
+    /**
      * The layout an artifact's tensors describe: each backbone tensor's decision read from the
      * names present (sparse indices, LoRA or Adapter factors, a whole tensor, or nothing).
      */

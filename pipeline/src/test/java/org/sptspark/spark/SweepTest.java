@@ -60,7 +60,7 @@ class SweepTest {
 
     static Sweep.Config config(List<String> tasks, String data, String backbone, String lake, String run) {
         return new Sweep.Config(Suite.load("demo"), tasks, data, backbone, VitPresets.DEMO, lake,
-                List.of(Method.SPT_LORA, Method.LINEAR), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
+                Method.AtBudget.each(List.of(Method.SPT_LORA, Method.LINEAR)), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
                 Recipe.builder().epochs(1).warmupEpochs(0).evalEvery(0).build(), Normalization.IMAGENET, 8, 2, run, "{}", false);
     }
 
