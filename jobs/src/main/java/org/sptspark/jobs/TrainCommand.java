@@ -83,26 +83,24 @@ final class TrainCommand implements Callable<Integer> {
         if (!m.needsPlan() && plan != null) {
             throw new IllegalArgumentException("method " + m.id() + " is a baseline and takes no --plan");
         }
-        if (budget != null) {
-            // refuses a method that takes no budget, in one line
-            new Method.AtBudget(m, budget);
-        }
         Recipe r = recipe.recipe();
         SparkSessions.refuseUnsupported(r.precision());
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
+        var err = spec.commandLine().getErr();
+        if (budget != null) {
+            // before Spark starts: a method without budgets, a malformed or unreachable budget fails in one line
+            var at = new Method.AtBudget(m, budget);
+            var space = org.sptspark.model.ParameterSpace.of(config);
+            // the training's log prints the choice
+            m.match(at.parseBudget(space), space, false, w -> err.println("warning: " + w));
+            err.flush();
+        }
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
         String sha = org.sptspark.model.CheckpointFiles.checkedSha256(hadoop, where.backbone, config);
         String versions = Versions.json(spark.version()).toString();
-        var err = spec.commandLine().getErr();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
                 m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions, budget);
-        if (budget != null) {
-            // on the driver, before any image is read: a malformed or unreachable budget fails here
-            var space = org.sptspark.model.ParameterSpace.of(config);
-            err.println(m.match(new Method.AtBudget(m, budget).parseBudget(space), space, false,
-                    w -> err.println("warning: " + w)).describe());
-        }
         var out = spec.commandLine().getOut();
         TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {
             err.println(line);
