@@ -17,8 +17,8 @@ import org.sptspark.model.TensorSpec;
  * @param decisions one per backbone tensor (every tensor but the head), in parameter-space order
  * @param rank the structured modules' rank (0 when there are none)
  * @param planId the plan's id for SPT, else {@code null}
- * @param budgetLabel the budget as the user wrote it for SPT, else {@code null}
- * @param budgetTarget the budget's parameter count for SPT, else 0
+ * @param budgetLabel the budget as the user wrote it for SPT and for a baseline sized to one, else {@code null}
+ * @param budgetTarget the budget's parameter count for those, else 0
  */
 public record TuningLayout(Method method, Map<String, TensorDecision> decisions, int rank, String planId,
         String budgetLabel, long budgetTarget) {
