@@ -50,13 +50,15 @@ final class SweepCommand implements Callable<Integer> {
     String lake;
 
     @Option(names = "--methods", split = ",", defaultValue = "spt-lora,spt-adapter,lora,adapter,linear",
-            description = "Methods (default: ${DEFAULT-VALUE}).")
+            description = {"Methods (default: ${DEFAULT-VALUE}). SPT methods train at every --budgets value; lora and",
+                "adapter alone put rank --rank on every matrix, and at a budget (lora@20k, adapter@0.4M) get the rank",
+                "and matrices whose count comes closest to it."})
     List<String> methods;
 
     @Option(names = "--budgets", split = ",", defaultValue = "0.2M,0.4M,0.8M", description = "SPT budgets (default: ${DEFAULT-VALUE}).")
     List<String> budgets;
 
-    @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank, of plans and of lora/adapter without a budget (default: ${DEFAULT-VALUE}).")
     int rank;
 
     @Mixin
@@ -77,8 +79,8 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Recompute scores and retrain even where committed results exist.")
     boolean force;
 
-    @Option(names = "--strict-budget", description = "Refuse a budget above what an SPT method's rule can spend on the"
-            + " backbone, instead of planning it at that maximum with a warning.")
+    @Option(names = "--strict-budget", description = "Refuse a budget above what an SPT method's rule (or lora@/adapter@'s"
+            + " largest rank) can spend on the backbone, instead of planning it at that maximum with a warning.")
     boolean strictBudget;
 
     @Override
@@ -87,7 +89,7 @@ final class SweepCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.get("spt sweep " + suite);
         limits.applyTo(spark.sparkContext().hadoopConfiguration());
         var config = new Sweep.Config(Suite.load(suite), tasks, data, backbone, preset, lake,
-                methods.stream().map(Method::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
+                methods.stream().map(Method.AtBudget::parse).toList(), budgets, rank, snella.options(), recipe.recipe(), Normalization.named(normalization),
                 32, 16, run != null ? run : "sweep-" + Instant.now().toString().replace(':', '-'),
                 Versions.json(spark.version()).toString(), force, strictBudget);
         var err = spec.commandLine().getErr();
@@ -99,21 +101,29 @@ final class SweepCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The console summary: top-1 per task and method (columns), with the mean per group and overall. */
+    /**
+     * The console summary: top-1 per task and method (columns, each headed by its name and the backbone
+     * parameters it trained, the head excluded: {@code lora@20k (20.8k)}, with {@code ~} before the
+     * mean where tasks differ, as SPT's plans do), with the mean per group and overall.
+     */
     static void print(PrintWriter out, Sweep.Result result) {
         var columns = new LinkedHashSet<String>();
         Map<String, Map<String, Double>> table = new LinkedHashMap<>();
         Map<String, String> groups = new LinkedHashMap<>();
+        Map<String, List<Long>> trained = new LinkedHashMap<>();
         for (Sweep.Entry e : result.entries()) {
             var o = e.outcome();
-            String column = o.budgetLabel() == null ? o.method() : o.method() + "@" + o.budgetLabel();
+            String column = o.column();
             columns.add(column);
             table.computeIfAbsent(e.task().name(), k -> new LinkedHashMap<>()).put(column, o.top1());
             groups.put(e.task().name(), e.task().group());
+            trained.computeIfAbsent(column, k -> new ArrayList<>()).add(o.trainable());
         }
-        int width = Math.max(12, columns.stream().mapToInt(String::length).max().orElse(0) + 1);
+        var headers = new LinkedHashMap<String, String>();
+        columns.forEach(c -> headers.put(c, c + " (" + count(trained.get(c)) + ")"));
+        int width = Math.max(12, headers.values().stream().mapToInt(String::length).max().orElse(0) + 1);
         out.printf(Locale.ROOT, "%-20s %-12s", "task", "group");
-        columns.forEach(c -> out.printf(Locale.ROOT, " %" + width + "s", c));
+        columns.forEach(c -> out.printf(Locale.ROOT, " %" + width + "s", headers.get(c)));
         out.println();
         table.forEach((task, row) -> {
             out.printf(Locale.ROOT, "%-20s %-12s", task, groups.get(task));
@@ -142,8 +152,26 @@ final class SweepCommand implements Callable<Integer> {
             out.println();
         });
         long reused = result.entries().stream().filter(e -> e.outcome().reused()).count();
-        out.printf(Locale.ROOT, "run %s: %d trainings (%d reused from earlier runs) in %.0f s; top-1 in %%%n", result.run(),
+        out.printf(Locale.ROOT, "run %s: %d trainings (%d reused from earlier runs) in %.0f s; top-1 in %%; in brackets the"
+                + " backbone parameters each method trained (the head, which every method trains, excluded)%n", result.run(),
                 result.entries().size(), reused, result.seconds());
         out.flush();
+    }
+
+    /** A parameter count in a column's head: {@code 0}, {@code 960}, {@code 20.8k}, {@code 692k}, {@code 1.2M}; {@code ~} before a mean of differing counts. */
+    static String count(List<Long> counts) {
+        double mean = counts.stream().mapToLong(Long::longValue).average().orElse(0);
+        boolean differ = counts.stream().distinct().count() > 1;
+        String shown;
+        if (mean < 1000) {
+            shown = String.format(Locale.ROOT, "%.0f", mean);
+        } else if (mean < 99_950) {
+            shown = String.format(Locale.ROOT, "%.1fk", mean / 1e3);
+        } else if (mean < 999_500) {
+            shown = String.format(Locale.ROOT, "%.0fk", mean / 1e3);
+        } else {
+            shown = String.format(Locale.ROOT, "%.1fM", mean / 1e6);
+        }
+        return (differ ? "~" : "") + shown;
     }
 }

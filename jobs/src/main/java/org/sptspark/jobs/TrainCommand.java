@@ -49,6 +49,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rank", defaultValue = "8", description = "LoRA/Adapter rank of the lora and adapter baselines (default: ${DEFAULT-VALUE}).")
     int rank;
 
+    @Option(names = "--budget", description = {"lora and adapter only: a budget (20k, 0.4M, 0.47%%) instead of --rank: the rank",
+        "and matrices whose trainable count (class token included, head excluded, as SPT counts) comes closest;",
+        "the artifact is then method-budget (lora-20k)."})
+    String budget;
+
     @Mixin
     SnellaCliOptions snella = new SnellaCliOptions();
 
@@ -81,14 +86,22 @@ final class TrainCommand implements Callable<Integer> {
         Recipe r = recipe.recipe();
         SparkSessions.refuseUnsupported(r.precision());
         VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
+        var err = spec.commandLine().getErr();
+        if (budget != null) {
+            // before Spark starts: a method without budgets, a malformed or unreachable budget fails in one line
+            var at = new Method.AtBudget(m, budget);
+            var space = org.sptspark.model.ParameterSpace.of(config);
+            // the training's log prints the choice
+            m.match(at.parseBudget(space), space, false, w -> err.println("warning: " + w));
+            err.flush();
+        }
         SparkSession spark = SparkSessions.get("spt train " + where.task + " " + m.id());
         Configuration hadoop = limits.applyTo(spark.sparkContext().hadoopConfiguration());
         String sha = org.sptspark.model.CheckpointFiles.checkedSha256(hadoop, where.backbone, config);
         String versions = Versions.json(spark.version()).toString();
         var request = new TaskTraining.Request(s.name(), t, where.data, where.backbone, sha, config, Normalization.named(normalization),
-                m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions);
+                m, plan, rank, snella.options(), r, where.lake, evalBatchSize, force, versions, budget);
         var out = spec.commandLine().getOut();
-        var err = spec.commandLine().getErr();
         TaskTraining.Outcome o = TaskTraining.run(request, hadoop, Engine.getInstance().defaultDevice(), line -> {
             err.println(line);
             err.flush();

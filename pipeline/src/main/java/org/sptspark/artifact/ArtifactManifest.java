@@ -12,9 +12,13 @@ import org.sptspark.model.BackboneRef;
 import org.sptspark.snella.SnellaManifest;
 
 /**
- * An artifact folder's {@code manifest.json}: format {@code spt-artifact} version 1. Only
+ * An artifact folder's {@code manifest.json}: format {@code spt-artifact} version 2. Only
  * {@code task}, {@code backbone} and {@code method} are required; the rest is what a training run
  * records and may be absent ({@code null}) in manifests written by tools and tests.
+ *
+ * <p>Version 2 added {@code budget.matrices}, how many block matrices a LoRA or Adapter baseline
+ * sized to a budget ({@code lora@20k}) put modules on; version 1 documents, which lack it, read as
+ * they are. Version 1 builds refuse version 2 manifests by their version.
  *
  * @param method the method's id ({@code spt-lora}, {@code linear}, ...)
  * @param rank the LoRA/Adapter rank the artifact's modules have (0 when none)
@@ -32,7 +36,7 @@ public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method
         Trainable trainable, PlanRef plan, JsonObject recipe, String normalization, Metrics metrics,
         SoftwareVersions versions, Map<String, FileDigest> files, String createdAt) {
 
-    public static final LakeFormat FORMAT = new LakeFormat("spt-artifact", 1, "artifact manifest");
+    public static final LakeFormat FORMAT = new LakeFormat("spt-artifact", 2, "artifact manifest");
 
     public ArtifactManifest {
         if (task == null || backbone == null || method == null) {
@@ -43,11 +47,20 @@ public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method
     /**
      * The budget.
      *
-     * @param label the plan's budget, or SNELLA's target sparsity; absent for baselines
-     * @param target the count asked for; absent for baselines
+     * @param label the plan's budget, SNELLA's target sparsity, or a LoRA/Adapter baseline's budget;
+     *     absent for the other baselines
+     * @param target the count asked for; absent where the label is
      * @param achieved backbone parameters trained (for SNELLA, the delta's non-zero entries)
+     * @param matrices for a LoRA/Adapter baseline at a budget: the block matrices with a module (the
+     *     first ones in parameter-space order; the manifest's {@code rank} is theirs); else absent
      */
-    public record Budget(String label, Long target, long achieved) {}
+    public record Budget(String label, Long target, long achieved, Integer matrices) {
+
+        /** A budget without a matrix count: SPT's, SNELLA's, an unbudgeted baseline's. */
+        public Budget(String label, Long target, long achieved) {
+            this(label, target, achieved, null);
+        }
+    }
 
     /** Parameters trained: in the backbone (the budget's count), in the head, and both. */
     public record Trainable(long backbone, long head, long total) {}

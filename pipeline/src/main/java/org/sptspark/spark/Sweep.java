@@ -57,22 +57,25 @@ public final class Sweep {
      * A sweep's settings.
      *
      * @param tasks the suite's tasks to run (empty: all)
-     * @param budgets SPT budgets (labels as {@link Budget#parse} reads them); baselines run once per task
-     * @param rank the LoRA/Adapter rank, for plans and baselines
+     * @param methods the methods, in the summary's order: SPT methods train at every one of
+     *     {@code budgets}, a baseline alone once, LoRA and Adapter at a budget ({@code lora@20k}) with
+     *     modules sized to it ({@link Method#match}) instead of {@code rank} on every matrix
+     * @param budgets SPT budgets (labels as {@link Budget#parse} reads them)
+     * @param rank the LoRA/Adapter rank, for plans and baselines without a budget
      * @param snella SNELLA's settings, its target sparsity per task
      * @param sensitivityBatches and {@code sensitivityBatchSize}: the reference's 16 x 32 from train800
      * @param versions JSON object recorded in manifests and rows
-     * @param strictBudgets refuse a budget above what an SPT method's rule can spend on the backbone,
-     *     instead of planning it at that maximum with a warning
+     * @param strictBudgets refuse a budget above what an SPT method's rule (or a baseline's largest
+     *     rank) can spend on the backbone, instead of planning it at that maximum with a warning
      */
     public record Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
-            List<Method> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe, Normalization normalization,
+            List<Method.AtBudget> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe, Normalization normalization,
             int sensitivityBatchSize, int sensitivityBatches, String run, String versions, boolean force,
             boolean strictBudgets) implements Serializable {
 
         /** Settings that plan an unreachable budget at the maximum, with a warning. */
         public Config(Suite suite, List<String> tasks, String dataRoot, String backbone, String preset, String lake,
-                List<Method> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe,
+                List<Method.AtBudget> methods, List<String> budgets, int rank, SnellaOptions snella, Recipe recipe,
                 Normalization normalization, int sensitivityBatchSize, int sensitivityBatches, String run, String versions,
                 boolean force) {
             this(suite, tasks, dataRoot, backbone, preset, lake, methods, budgets, rank, snella, recipe, normalization,
@@ -126,13 +129,14 @@ public final class Sweep {
                 progress.accept(Secrets.redact(line));
             }
         };
-        if (c.methods().contains(Method.SNELLA)) {
+        List<Method> distinct = c.methods().stream().map(Method.AtBudget::method).distinct().toList();
+        if (distinct.contains(Method.SNELLA)) {
             c.snella().checkEpochs(c.recipe().epochs());
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         org.sptspark.lake.LakeFiles.checkWritable(hadoop, c.lake());
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
-        List<Method> spt = c.methods().stream().filter(Method::needsPlan).toList();
+        List<Method> spt = distinct.stream().filter(Method::needsPlan).toList();
         VitConfig architecture = VitPresets.get(c.preset());
         var backboneSpace = org.sptspark.model.ParameterSpace.of(architecture);
         List<Budget> budgets = spt.isEmpty() ? List.of()
@@ -141,6 +145,15 @@ public final class Sweep {
             BudgetAllocator.checkReachable(budgets, backboneSpace, AllocationRule.defaults(m.planModule(), c.rank()),
                     c.strictBudgets(), warning -> log.accept("warning: " + m.id() + ": " + warning));
         }
+        // baselines at a budget: the same choice on every task (the head is not counted), shown once
+        var matchedLines = new ArrayList<String>();
+        for (Method.AtBudget a : c.methods()) {
+            if (a.budget() != null) {
+                var matched = a.method().match(a.parseBudget(backboneSpace), backboneSpace, c.strictBudgets(),
+                        warning -> log.accept("warning: " + warning));
+                matchedLines.add(matched.describe());
+            }
+        }
         String sha;
         try {
             sha = CheckpointFiles.checkedSha256(hadoop, c.backbone(), architecture);
@@ -148,8 +161,9 @@ public final class Sweep {
             throw new UncheckedIOException("cannot read backbone " + c.backbone(), e);
         }
         log.accept(String.format("sweep %s: %d tasks x %s, budgets %s, backbone %s (%s, sha256 %s), lake %s", c.run(),
-                tasks.size(), c.methods().stream().map(Method::id).toList(), c.budgets(), c.backbone(), c.preset(),
-                sha.substring(0, 12), c.lake()));
+                tasks.size(), c.methods().stream().map(Method.AtBudget::name).toList(), c.budgets(), c.backbone(),
+                c.preset(), sha.substring(0, 12), c.lake()));
+        matchedLines.forEach(log);
         var requests = new ArrayList<TaskTraining.Request>();
         var allocationRows = new ArrayList<Row>();
         for (TaskSpec task : tasks) {
@@ -173,11 +187,13 @@ public final class Sweep {
                     plans.put(m, files);
                 }
             }
-            for (Method m : c.methods()) {
+            for (Method.AtBudget a : c.methods().stream().distinct().toList()) {
+                Method m = a.method();
                 List<String> planFiles = m.needsPlan() ? plans.get(m) : java.util.Collections.singletonList(null);
                 for (String plan : planFiles) {
                     requests.add(new TaskTraining.Request(c.suite().name(), task, c.dataRoot(), c.backbone(), sha, config,
-                            c.normalization(), m, plan, c.rank(), c.snella(), c.recipe(), c.lake(), 128, c.force(), c.versions()));
+                            c.normalization(), m, plan, c.rank(), c.snella(), c.recipe(), c.lake(), 128, c.force(), c.versions(),
+                            a.budget()));
                 }
             }
         }

@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.sptspark.allocation.MatchedBudget;
 import org.sptspark.allocation.PlanJson;
 import org.sptspark.allocation.TuningPlan;
 import org.sptspark.artifact.ArtifactManifest;
@@ -59,20 +60,57 @@ public final class TaskTraining {
      * @param rank the baselines' LoRA/Adapter rank (SPT takes its plan's, SNELLA its own)
      * @param snella SNELLA's settings (used by {@link Method#SNELLA} only)
      * @param versions recorded in the manifest
+     * @param budget for {@link Method#LORA} and {@link Method#ADAPTER} only: a budget ({@code 20k}) that
+     *     sizes the modules instead of {@code rank} ({@link Method#match}); {@code null} for every
+     *     matrix at {@code rank}
      */
     public record Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
             VitConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
-            Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) implements Serializable {
+            Recipe recipe, String lake, int evalBatchSize, boolean force, String versions, String budget)
+            implements Serializable {
+
+        public Request {
+            if (budget != null) {
+                new Method.AtBudget(method, budget);
+            }
+        }
+
+        /** A request without a baseline budget. */
+        public Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
+                VitConfig config, Normalization normalization, Method method, String planUri, int rank,
+                SnellaOptions snella, Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) {
+            this(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank, snella,
+                    recipe, lake, evalBatchSize, force, versions, null);
+        }
+
+        /**
+         * A baseline's modules sized to {@link #budget} on this request's backbone, or {@code null}
+         * without one; a budget above the maximum is trained at it (the sweep warned, or refused it
+         * when strict, on the driver).
+         */
+        public MatchedBudget matched() {
+            if (budget == null) {
+                return null;
+            }
+            var space = org.sptspark.model.ParameterSpace.of(config);
+            return method.match(new Method.AtBudget(method, budget).parseBudget(space), space, false, w -> { });
+        }
 
         /** The recipe the training runs: the request's, with SNELLA's per-task batch size and weight decay. */
         public Recipe effectiveRecipe() {
             return method == Method.SNELLA ? snellaRecipe(snella, task.name(), recipe) : recipe;
         }
 
-        /** The budget label of the request's artifact: the plan's budget for SPT, the target sparsity for SNELLA. */
+        /**
+         * The budget label of the request's artifact: the plan's budget for SPT, the target sparsity
+         * for SNELLA, the budget of a baseline sized to one.
+         */
         String budgetLabel(TuningPlan plan) {
             if (plan != null) {
                 return plan.budget().label();
+            }
+            if (budget != null) {
+                return budget;
             }
             return method == Method.SNELLA ? snella.label(task.name()) : null;
         }
@@ -81,14 +119,22 @@ public final class TaskTraining {
     /**
      * What a run produced, or found committed.
      *
-     * @param budgetLabel the plan's budget for SPT, else {@code null}
-     * @param achieved backbone parameters trained (the budget's count)
+     * @param budgetLabel the plan's budget for SPT, SNELLA's target sparsity, a baseline's budget, else {@code null}
+     * @param achieved backbone parameters trained (the budget's count; SNELLA's non-zero delta entries)
      * @param trainableWithHead everything trained, the head included
      * @param perClass top-1 per class on test
+     * @param trainable backbone scalars trained, the head excluded (for SNELLA its factors, unlike {@code achieved})
      */
     public record Outcome(String folder, String method, String budgetLabel, long budgetTarget, long achieved,
             long trainableWithHead, double top1, double[] perClass, long testImages, double trainSeconds,
-            double evalSeconds, long artifactBytes, String planId, boolean reused, String precision) implements Serializable {}
+            double evalSeconds, long artifactBytes, String planId, boolean reused, String precision, long trainable)
+            implements Serializable {
+
+        /** The column a summary gives it: {@code lora@20k}, {@code spt-lora@0.4M}, {@code linear}. */
+        public String column() {
+            return budgetLabel == null ? method : method + "@" + budgetLabel;
+        }
+    }
 
     /** The artifact folder a request commits to. */
     public static String folder(Request r, Configuration hadoop) {
@@ -143,15 +189,22 @@ public final class TaskTraining {
             try (NDManager manager = NDManager.newBaseManager(device)) {
                 VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
                 CheckpointFiles.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
-                TuningLayout layout = plan != null
-                        ? TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space())
-                        : TuningLayout.baseline(r.method(), model.space(),
-                                r.method() == Method.SNELLA ? r.snella().rank() : r.rank());
+                MatchedBudget matched = r.matched();
+                TuningLayout layout;
+                if (plan != null) {
+                    layout = TuningLayout.fromPlan(r.method(), plan, PlanJson.id(plan), model.space());
+                } else if (matched != null) {
+                    layout = TuningLayout.matched(r.method(), model.space(), matched);
+                    log.accept(r.task().name() + " " + matched.describe());
+                } else {
+                    layout = TuningLayout.baseline(r.method(), model.space(),
+                            r.method() == Method.SNELLA ? r.snella().rank() : r.rank());
+                }
                 long started = System.nanoTime();
                 LabeledImages trainImages = LabeledImages.load(train, hadoop, size, r.normalization());
                 LabeledImages valImages = LabeledImages.load(val, hadoop, size, r.normalization());
                 log.accept(String.format(Locale.ROOT, "%s %s: %d training images decoded in %.1f s; training %,d + %,d (head) parameters",
-                        r.task().name(), label(r.method(), plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
+                        r.task().name(), label(r, plan), trainImages.count(), (System.nanoTime() - started) / 1e9,
                         layout.trainable(), model.space().headSize()));
                 try (var tuned = TunedModel.forTraining(model, layout, r.effectiveRecipe().seed(), Unstructured.DELTA)) {
                     if (r.method() == Method.SNELLA) {
@@ -163,7 +216,7 @@ public final class TaskTraining {
                                 competition.allocator().targetVolume(), r.snella().initSparsity(),
                                 r.snella().target(r.task().name()), r.effectiveRecipe().epochs()));
                     }
-                    String name = r.task().name() + " " + label(r.method(), plan);
+                    String name = r.task().name() + " " + label(r, plan);
                     Trainer.Result result = Trainer.train(tuned, trainImages, r.effectiveRecipe(),
                             () -> Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes()),
                             e -> log.accept(String.format(Locale.ROOT,
@@ -177,7 +230,8 @@ public final class TaskTraining {
                     double evalSeconds = (System.nanoTime() - evalStarted) / 1e9;
                     log.accept(String.format(Locale.ROOT, "%s: test top-1 %.4f on %d images", name, accuracy.top1(),
                             accuracy.images()));
-                    ArtifactManifest manifest = manifest(r, plan, layout, tuned, result, accuracy, evalSeconds, trainImages.count());
+                    ArtifactManifest manifest = manifest(r, plan, matched, layout, tuned, result, accuracy, evalSeconds,
+                            trainImages.count());
                     if (r.force()) {
                         Artifacts.write(hadoop, folder, tuned, manifest);
                     } else if (!Artifacts.writeIfAbsent(hadoop, folder, tuned, manifest)) {
@@ -208,16 +262,22 @@ public final class TaskTraining {
         }
     }
 
-    private static String label(Method method, TuningPlan plan) {
-        return plan == null ? method.id() : method.id() + " @ " + plan.budget().label();
+    /** The progress lines' name of a training: {@code spt-lora @ 20k}, {@code lora @ 20k}, {@code linear}. */
+    private static String label(Request r, TuningPlan plan) {
+        String budget = plan != null ? plan.budget().label() : r.budget();
+        return budget == null ? r.method().id() : r.method().id() + " @ " + budget;
     }
 
-    private static ArtifactManifest manifest(Request r, TuningPlan plan, TuningLayout layout, TunedModel tuned,
+    private static ArtifactManifest manifest(Request r, TuningPlan plan, MatchedBudget matched, TuningLayout layout,
+            TunedModel tuned,
             Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
         ArtifactManifest.Budget budget;
         SnellaManifest snella = null;
         if (plan != null) {
             budget = new ArtifactManifest.Budget(plan.budget().label(), plan.budget().target(), layout.trainable());
+        } else if (matched != null) {
+            budget = new ArtifactManifest.Budget(r.budget(), matched.budget().target(), layout.trainable(),
+                    matched.matrices());
         } else if (r.method() == Method.SNELLA) {
             // SNELLA's budget is the delta's non-zero count, not the factors it learns them from
             budget = new ArtifactManifest.Budget(r.budgetLabel(null), tuned.hook(Competition.class).allocator().targetVolume(),
@@ -255,6 +315,6 @@ public final class TaskTraining {
         return new Outcome(folder, m.method(), budget.label(), budget.target() == null ? 0 : budget.target(),
                 budget.achieved(), m.trainable().total(), metrics.top1(), perClass, metrics.testImages(),
                 metrics.trainSeconds(), metrics.evalSeconds(), m.files().get(Artifacts.TENSORS).bytes(), planId, reused,
-                m.precision());
+                m.precision(), m.trainable().backbone());
     }
 }

@@ -1,11 +1,16 @@
 package org.sptspark.tuning;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.sptspark.allocation.AllocationRule;
+import org.sptspark.allocation.Budget;
+import org.sptspark.allocation.MatchedBudget;
 import org.sptspark.allocation.TensorDecision;
+import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorRole;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.modules.Adapter;
@@ -23,9 +28,12 @@ public enum Method {
     FULL("full", null, (t, rank) -> new TensorDecision.Whole(t.size())),
     /** Every bias (BitFit), and the head. */
     BIAS("bias", null, (t, rank) -> t.name().endsWith(".bias") ? new TensorDecision.Whole(t.size()) : frozen()),
-    /** LoRA of the configured rank on every block matrix, plus the class token and head. */
+    /**
+     * LoRA of the configured rank on every block matrix, plus the class token and head; or, given a
+     * budget ({@code lora@20k}), of the rank and on the matrices {@link MatchedBudget} picks for it.
+     */
     LORA("lora", null, onMatrices(Lora::decision)),
-    /** An Adapter of the configured rank after every block matrix, plus the class token and head. */
+    /** An Adapter of the configured rank after every block matrix, plus the class token and head; or at a budget, as LoRA. */
     ADAPTER("adapter", null, onMatrices(Adapter::decision)),
     /** SPT with LoRA as the structured module, under a plan. */
     SPT_LORA("spt-lora", AllocationRule.Module.LORA, null),
@@ -80,6 +88,27 @@ public enum Method {
         return ranked;
     }
 
+    /** Whether the baseline can be sized to a budget ({@code lora@20k}): LoRA and Adapter. */
+    public boolean takesBudget() {
+        return this == LORA || this == ADAPTER;
+    }
+
+    /**
+     * The rank and matrices that bring this baseline's count closest to {@code budget} on {@code space}
+     * ({@link MatchedBudget} has the rule).
+     *
+     * @throws IllegalArgumentException for a method that takes no budget, a budget below its smallest
+     *     module, or (strict) one above its maximum
+     */
+    public MatchedBudget match(Budget budget, ParameterSpace space, boolean strict, Consumer<String> warnings) {
+        AllocationRule.Module module = switch (this) {
+            case LORA -> AllocationRule.Module.LORA;
+            case ADAPTER -> AllocationRule.Module.ADAPTER;
+            default -> throw new IllegalArgumentException(noBudget(this, budget.label()));
+        };
+        return MatchedBudget.choose(id, module, budget, space, strict, warnings);
+    }
+
     /** The method with this id, or an error listing the choices. */
     public static Method parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
@@ -90,6 +119,66 @@ public enum Method {
         }
         throw new IllegalArgumentException("unknown method '" + text + "': choose one of "
                 + Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", ")));
+    }
+
+    /**
+     * A method as a sweep names it: alone ({@code lora}: SPT at the sweep's budgets, a baseline once),
+     * or a baseline at a budget ({@code lora@20k}, written so in tables and summaries).
+     *
+     * @param budget the budget as written ({@code 20k}), or {@code null}
+     */
+    public record AtBudget(Method method, String budget) implements java.io.Serializable {
+
+        public AtBudget {
+            if (method == null) {
+                throw new IllegalArgumentException("a method is needed");
+            }
+            if (budget != null && !method.takesBudget()) {
+                throw new IllegalArgumentException(noBudget(method, budget));
+            }
+        }
+
+        /** {@code lora@20k}, or the method's id alone. */
+        public String name() {
+            return budget == null ? method.id() : method.id() + "@" + budget;
+        }
+
+        /** {@code lora}, {@code lora@20k}: the budget is checked when the backbone is known ({@link Budget#parse}). */
+        public static AtBudget parse(String text) {
+            int at = text.indexOf('@');
+            if (at < 0) {
+                return new AtBudget(Method.parse(text), null);
+            }
+            String budget = text.substring(at + 1).trim();
+            if (budget.isEmpty()) {
+                throw new IllegalArgumentException("method '" + text.trim() + "' has no budget after '@': write e.g. lora@20k");
+            }
+            return new AtBudget(Method.parse(text.substring(0, at)), budget);
+        }
+
+        /** Every method alone. */
+        public static List<AtBudget> each(List<Method> methods) {
+            return methods.stream().map(m -> new AtBudget(m, null)).toList();
+        }
+
+        /** The budget as a count of {@code space}'s backbone; a malformed one is refused naming this method. */
+        public Budget parseBudget(ParameterSpace space) {
+            try {
+                return Budget.parse(budget, space.backboneSize());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(name() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static String noBudget(Method method, String budget) {
+        String why = switch (method) {
+            case SPT_LORA, SPT_ADAPTER -> "an SPT method takes its budgets from --budgets (or --budget)";
+            case SNELLA -> "SNELLA's budget is its target sparsity (--snella-sparsity) and its size its rank (--snella-rank)";
+            default -> "its trainable count is fixed by what it trains";
+        };
+        return "method " + method.id() + " takes no budget ('" + method.id() + "@" + budget + "'): " + why
+                + "; only lora and adapter do";
     }
 
     private static TensorDecision frozen() {

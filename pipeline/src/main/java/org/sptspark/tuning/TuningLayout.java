@@ -17,8 +17,8 @@ import org.sptspark.model.TensorSpec;
  * @param decisions one per backbone tensor (every tensor but the head), in parameter-space order
  * @param rank the structured modules' rank (0 when there are none)
  * @param planId the plan's id for SPT, else {@code null}
- * @param budgetLabel the budget as the user wrote it for SPT, else {@code null}
- * @param budgetTarget the budget's parameter count for SPT, else 0
+ * @param budgetLabel the budget as the user wrote it for SPT and for a baseline sized to one, else {@code null}
+ * @param budgetTarget the budget's parameter count for those, else 0
  */
 public record TuningLayout(Method method, Map<String, TensorDecision> decisions, int rank, String planId,
         String budgetLabel, long budgetTarget) {
@@ -90,6 +90,25 @@ public record TuningLayout(Method method, Map<String, TensorDecision> decisions,
             map.put(t.name(), method.rule().decide(t, rank));
         }
         return new TuningLayout(method, map, method.ranked() ? rank : 0, null, null, 0);
+    }
+
+    /**
+     * A baseline sized to a budget: its modules at {@code matched}'s rank on the first
+     * {@code matched.matrices()} block matrices, the other matrices frozen, the class token whole.
+     */
+    public static TuningLayout matched(Method method, ParameterSpace space, org.sptspark.allocation.MatchedBudget matched) {
+        if (!method.takesBudget()) {
+            throw new IllegalArgumentException("method " + method.id() + " takes no budget");
+        }
+        var chosen = new java.util.HashSet<String>();
+        org.sptspark.allocation.MatchedBudget.matricesOf(space).stream().limit(matched.matrices())
+                .forEach(t -> chosen.add(t.name()));
+        var map = new LinkedHashMap<String, TensorDecision>();
+        for (TensorSpec t : space.backbone()) {
+            boolean left = t.role() == org.sptspark.model.TensorRole.MATRIX && !chosen.contains(t.name());
+            map.put(t.name(), left ? FROZEN : method.rule().decide(t, matched.rank()));
+        }
+        return new TuningLayout(method, map, matched.rank(), null, matched.budget().label(), matched.budget().target());
     }
 
     /**

@@ -93,8 +93,8 @@ public class ArtifactManifestTest {
         assertEquals("bf16", m.precision());
         assertEquals(new FileDigest("beef", 81234), m.files().get(Artifacts.TENSORS));
         assertEquals("3.5.9", m.versions().spark());
-        // nothing is lost: written back, it is the same document
-        assertEquals(JsonParser.parseString(VERSION_1),
+        // nothing is lost: written back, it is the same document, at version 2 (which only adds a field)
+        assertEquals(JsonParser.parseString(VERSION_1.replace("\"version\": 1", "\"version\": 2")),
                 JsonParser.parseString(new String(m.toJson(), StandardCharsets.UTF_8)));
     }
 
@@ -110,7 +110,7 @@ public class ArtifactManifestTest {
         assertTrue(Double.isNaN(m.metrics().top1()));
         assertEquals("fp32", m.precision(), "artifacts from before precision was recorded trained in fp32");
         assertEquals("imagenet", m.normalizationOrDefault());
-        assertEquals(JsonParser.parseString(SNELLA_VERSION_1),
+        assertEquals(JsonParser.parseString(SNELLA_VERSION_1.replace("\"version\": 1", "\"version\": 2")),
                 JsonParser.parseString(new String(m.toJson(), StandardCharsets.UTF_8)));
     }
 
@@ -125,7 +125,7 @@ public class ArtifactManifestTest {
                 new SoftwareVersions("0.1", null, "17", null, null), Map.of(Artifacts.TENSORS, new FileDigest("ab", 9)),
                 "2026-12-01T00:00:00Z");
         String json = new String(m.toJson(), StandardCharsets.UTF_8);
-        assertTrue(json.startsWith("{\n  \"format\": \"spt-artifact\",\n  \"version\": 1,"), json);
+        assertTrue(json.startsWith("{\n  \"format\": \"spt-artifact\",\n  \"version\": 2,"), json);
         assertFalse(json.contains("\"label\"") || json.contains("valTop1") || json.contains("snella"), json);
         assertEquals(m, ArtifactManifest.parse(json, "m.json"));
     }
@@ -136,11 +136,11 @@ public class ArtifactManifestTest {
         Path file = folder.resolve(Artifacts.MANIFEST);
         var hadoop = HadoopFiles.configuration();
 
-        Files.writeString(file, VERSION_1.replace("\"version\": 1", "\"version\": 2"));
+        Files.writeString(file, VERSION_1.replace("\"version\": 1", "\"version\": 3"));
         assertFalse(Artifacts.committed(hadoop, folder.toString()));
         var e = assertThrows(IllegalArgumentException.class, () -> Artifacts.manifest(hadoop, folder.toString()));
-        assertTrue(e.getMessage().endsWith("artifact/manifest.json is spt-artifact version 2, but this build reads up to"
-                + " version 1: read it with a newer spt"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("artifact/manifest.json is spt-artifact version 3, but this build reads up to"
+                + " version 2: read it with a newer spt"), e.getMessage());
 
         Files.writeString(file, VERSION_1.replace("\"spt-artifact\"", "\"spt-scores\""));
         e = assertThrows(IllegalArgumentException.class, () -> Artifacts.manifest(hadoop, folder.toString()));

@@ -107,8 +107,8 @@ class SweepCrashTest {
     }
 
     static Sweep.Config config(String data, String backbone, String lake, String run, List<Method> methods) {
-        return new Sweep.Config(Suite.load("demo"), List.of(TASK), data, backbone, VitPresets.DEMO, lake, methods,
-                List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
+        return new Sweep.Config(Suite.load("demo"), List.of(TASK), data, backbone, VitPresets.DEMO, lake,
+                Method.AtBudget.each(methods), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
                 Recipe.builder().epochs(1).warmupEpochs(0).evalEvery(0).build(), Normalization.IMAGENET, 8, 2, run, "{}", false);
     }
 

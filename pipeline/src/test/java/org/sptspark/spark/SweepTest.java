@@ -60,7 +60,7 @@ class SweepTest {
 
     static Sweep.Config config(List<String> tasks, String data, String backbone, String lake, String run) {
         return new Sweep.Config(Suite.load("demo"), tasks, data, backbone, VitPresets.DEMO, lake,
-                List.of(Method.SPT_LORA, Method.LINEAR), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
+                Method.AtBudget.each(List.of(Method.SPT_LORA, Method.LINEAR)), List.of("10k"), 8, SnellaOptions.defaults().withRank(8),
                 Recipe.builder().epochs(1).warmupEpochs(0).evalEvery(0).build(), Normalization.IMAGENET, 8, 2, run, "{}", false);
     }
 
@@ -98,6 +98,58 @@ class SweepTest {
             assertEquals(4, spark.read().parquet(lake + "/tables/results").where("run = 'r2'").count());
             assertEquals(2, spark.read().parquet(lake + "/tables/results").where("run = 'r2' AND method = 'spt-lora'"
                     + " AND budget = '10k'").count());
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /**
+     * A baseline at a budget through a whole sweep: the choice is logged, the artifact is
+     * {@code lora-5k} with the rank and matrix count in its manifest, the row and the summary name
+     * it {@code lora@5k}; the plain baseline beside it keeps every matrix at the sweep's rank.
+     */
+    @Test
+    void aBaselineAtABudgetIsSizedToItAndRecordedSo() throws Exception {
+        Configuration hadoop = HadoopFiles.configuration();
+        String data = dir.resolve("data").toString();
+        writeTasks(hadoop, data, List.of("gen_clevr_count"));
+        String checkpoint = backbone(dir).toString();
+        String lake = dir.resolve("lake").toString();
+        var base = config(List.of("gen_clevr_count"), data, checkpoint, lake, "m");
+        var c = new Sweep.Config(base.suite(), base.tasks(), base.dataRoot(), base.backbone(), base.preset(), base.lake(),
+                List.of(Method.AtBudget.parse("lora@5k"), Method.AtBudget.parse("lora")), List.of(), 1, base.snella(),
+                base.recipe(), base.normalization(), 8, 2, "m", "{}", false, true);
+        SparkSession spark = LocalSpark.start("SweepMatchedTest");
+        try {
+            var log = new ArrayList<String>();
+            var result = Sweep.run(spark, c, log::add);
+            // 5k on the demo backbone: rank 1 on the first 17 matrices (two blocks and block 2's attention and
+            // fc1: 2 * 1,728 + 4 * 192 + 480 = 4,704) and the class token's 96
+            assertTrue(log.contains("lora@5k: rank 1 on the first 17 of 36 matrices (parameter-space order), 4,800"
+                    + " trainable (4,704 in modules + 96 class token)"), String.join("\n", log));
+            assertEquals(2, result.entries().size());
+            var matched = result.entries().get(0).outcome();
+            assertEquals("lora@5k", matched.column());
+            assertEquals(4_800, matched.achieved());
+            assertEquals(4_800, matched.trainable());
+            assertTrue(matched.folder().endsWith("/lora-5k"), matched.folder());
+            var manifest = Artifacts.manifest(hadoop, matched.folder());
+            assertEquals(1, manifest.rank());
+            assertEquals(new org.sptspark.artifact.ArtifactManifest.Budget("5k", 5000L, 4800, 17), manifest.budget());
+            var plain = result.entries().get(1).outcome();
+            assertEquals("lora", plain.column());
+            assertEquals(10_368 + 96, plain.achieved(), "rank 1 on all 36 matrices");
+            assertEquals(null, Artifacts.manifest(hadoop, plain.folder()).budget().matrices());
+            Row row = spark.read().parquet(lake + "/tables/results").where("run = 'm' AND budget = '5k'").first();
+            assertEquals("lora", row.getAs("method"));
+            assertEquals(5000L, (long) row.getAs("budget_target"));
+            assertEquals(4800L, (long) row.getAs("budget_achieved"));
+            // a budget below LoRA's smallest module is refused on the driver, before any job
+            var tooLittle = new Sweep.Config(c.suite(), c.tasks(), c.dataRoot(), c.backbone(), c.preset(), c.lake(),
+                    List.of(Method.AtBudget.parse("lora@100")), List.of(), 1, c.snella(), c.recipe(), c.normalization(), 8,
+                    2, "m2", "{}", false, true);
+            var e = assertThrows(IllegalArgumentException.class, () -> Sweep.run(spark, tooLittle, line -> { }));
+            assertTrue(e.getMessage().startsWith("lora@100: budget 100 is below the smallest lora"), e.getMessage());
         } finally {
             spark.stop();
         }
