@@ -445,7 +445,7 @@ public final class VisionTransformer extends AbstractBlock {
 
         /** Group {@code g}'s rows of {@code x} (the array itself when it is the only group). */
         NDArray rows(NDArray x, int g) {
-            return groups.size() == 1 ? x : x.get(new NDIndex("{}:{}", starts[g], starts[g + 1]));
+            return groups.size() == 1 ? x : x.get(new NDIndex().addSliceDim(starts[g], starts[g + 1]));
         }
 
         private boolean anyOverrides(String parameter) {
@@ -461,38 +461,92 @@ public final class VisionTransformer extends AbstractBlock {
             return false;
         }
 
+        /**
+         * The backbone's {@code op} on the rows of the groups that share it, computed once: on
+         * {@code x} itself when every group does, else on those groups' rows gathered together
+         * (so no product is spent on rows that take their own).
+         */
+        private final class Shared {
+            private final NDArray x;
+            private final boolean[] sharing;
+            private final java.util.function.UnaryOperator<NDArray> op;
+            private NDArray out;
+            private long[] at;
+
+            Shared(NDArray x, boolean[] sharing, java.util.function.UnaryOperator<NDArray> op) {
+                this.x = x;
+                this.sharing = sharing;
+                this.op = op;
+            }
+
+            /** Group {@code g}'s rows of the shared result (computed on first use). */
+            NDArray rows(int g) {
+                if (out == null) {
+                    at = new long[groups.size()];
+                    var pieces = new NDList();
+                    long offset = 0;
+                    for (int h = 0; h < groups.size(); h++) {
+                        if (sharing[h]) {
+                            at[h] = offset;
+                            offset += starts[h + 1] - starts[h];
+                            pieces.add(Groups.this.rows(x, h));
+                        }
+                    }
+                    boolean all = pieces.size() == groups.size();
+                    out = op.apply(all ? x : join(pieces));
+                    if (all) {
+                        at = java.util.Arrays.copyOf(starts, groups.size());
+                    }
+                }
+                if (groups.size() == 1) {
+                    return out;
+                }
+                return out.get(new NDIndex().addSliceDim(at[g], at[g] + starts[g + 1] - starts[g]));
+            }
+        }
+
         @Override
         public NDArray linear(LinearLayer layer, NDArray x) {
             String name = layer.prefix.substring(0, layer.prefix.length() - 1); // blocks.3.attn.q
             String w = layer.prefix + "weight";
             String b = layer.prefix + "bias";
-            NDArray base = null;
+            var deltas = new NDArray[groups.size()];
+            var sharing = new boolean[groups.size()];
+            for (int g = 0; g < groups.size(); g++) {
+                RowGroup group = groups.get(g);
+                deltas[g] = group.overrides(w) ? group.sparseWeightDelta(name) : null;
+                sharing[g] = !group.overrides(w) || deltas[g] != null;
+            }
+            var base = new Shared(x, sharing, in -> layer.product(in, layer.weight.getArray(), layer.bias.getArray()));
             var pieces = new NDList();
             for (int g = 0; g < groups.size(); g++) {
                 RowGroup group = groups.get(g);
-                NDArray in = rows(x, g);
-                NDArray delta = group.overrides(w) ? group.sparseWeightDelta(name) : null;
+                LinearBranch branch = group.branch(name);
+                NDArray in = !sharing[g] || deltas[g] != null || branch != null ? rows(x, g) : null;
                 NDArray y;
-                if (group.overrides(w) && delta == null) {
+                if (!sharing[g]) {
                     y = layer.product(in, group.store().getValue(layer.weight, x.getDevice(), false),
                             group.store().getValue(layer.bias, x.getDevice(), false));
                 } else {
-                    if (base == null) {
-                        base = layer.product(x, layer.weight.getArray(), layer.bias.getArray());
-                    }
-                    y = rows(base, g);
-                    if (delta != null) {
-                        y = y.add(sparseProduct(in, delta));
+                    y = base.rows(g);
+                    if (deltas[g] != null) {
+                        y = y.add(sparseProduct(in, deltas[g]));
                     }
                     if (group.overrides(b)) {
-                        // y first: the results belong to the batch's manager, not to a parameter's
-                        y = y.add(group.store().getValue(layer.bias, x.getDevice(), false)).sub(layer.bias.getArray());
+                        y = y.add(difference(group.store().getValue(layer.bias, x.getDevice(), false),
+                                layer.bias.getArray(), x.getManager()));
                     }
                 }
-                LinearBranch branch = group.branch(name);
                 pieces.add(branch == null ? y : branch.apply(in, y, false));
             }
             return join(pieces);
+        }
+
+        /** {@code mine - backbone}, a vector, in the batch's manager (not a parameter's). */
+        private static NDArray difference(NDArray mine, NDArray backbone, NDManager batch) {
+            NDArray d = mine.sub(backbone);
+            d.attach(batch);
+            return d;
         }
 
         /** {@code x D^T} for a sparse {@code D} of shape {@code (out, in)}, in float32. */
@@ -509,22 +563,17 @@ public final class VisionTransformer extends AbstractBlock {
         public NDArray norm(Norm norm, NDArray x) {
             String w = norm.prefix + "weight";
             String b = norm.prefix + "bias";
-            if (!anyOverrides(w) && !anyOverrides(b)) {
-                return norm.layerNorm(x, norm.weight.getArray(), norm.bias.getArray());
+            var sharing = new boolean[groups.size()];
+            for (int g = 0; g < groups.size(); g++) {
+                sharing[g] = !groups.get(g).overrides(w) && !groups.get(g).overrides(b);
             }
-            NDArray base = null;
+            var base = new Shared(x, sharing, in -> norm.layerNorm(in, norm.weight.getArray(), norm.bias.getArray()));
             var pieces = new NDList();
             for (int g = 0; g < groups.size(); g++) {
                 RowGroup group = groups.get(g);
-                if (group.overrides(w) || group.overrides(b)) {
-                    pieces.add(norm.layerNorm(rows(x, g), group.store().getValue(norm.weight, x.getDevice(), false),
-                            group.store().getValue(norm.bias, x.getDevice(), false)));
-                } else {
-                    if (base == null) {
-                        base = norm.layerNorm(x, norm.weight.getArray(), norm.bias.getArray());
-                    }
-                    pieces.add(rows(base, g));
-                }
+                pieces.add(sharing[g] ? base.rows(g) : norm.layerNorm(rows(x, g),
+                        group.store().getValue(norm.weight, x.getDevice(), false),
+                        group.store().getValue(norm.bias, x.getDevice(), false)));
             }
             return join(pieces);
         }
@@ -533,22 +582,24 @@ public final class VisionTransformer extends AbstractBlock {
         public NDArray patches(PatchEmbedding embedding, NDArray images) {
             String w = embedding.prefix + "weight";
             String b = embedding.prefix + "bias";
-            NDArray base = null;
+            var sharing = new boolean[groups.size()];
+            for (int g = 0; g < groups.size(); g++) {
+                sharing[g] = !groups.get(g).overrides(w);
+            }
+            var base = new Shared(images, sharing,
+                    in -> embedding.tokens(in, embedding.weight.getArray(), embedding.bias.getArray()));
             var pieces = new NDList();
             for (int g = 0; g < groups.size(); g++) {
                 RowGroup group = groups.get(g);
                 NDArray y;
-                if (group.overrides(w)) {
+                if (!sharing[g]) {
                     y = embedding.tokens(rows(images, g), group.store().getValue(embedding.weight, images.getDevice(), false),
                             group.store().getValue(embedding.bias, images.getDevice(), false));
                 } else {
-                    if (base == null) {
-                        base = embedding.tokens(images, embedding.weight.getArray(), embedding.bias.getArray());
-                    }
-                    y = rows(base, g);
+                    y = base.rows(g);
                     if (group.overrides(b)) {
-                        y = y.add(group.store().getValue(embedding.bias, images.getDevice(), false))
-                                .sub(embedding.bias.getArray());
+                        y = y.add(difference(group.store().getValue(embedding.bias, images.getDevice(), false),
+                                embedding.bias.getArray(), images.getManager()));
                     }
                 }
                 pieces.add(y);
