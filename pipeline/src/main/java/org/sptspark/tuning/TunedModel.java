@@ -266,10 +266,10 @@ public final class TunedModel implements AutoCloseable {
      * A weight delta at most this dense (non-zero entries over size) is applied to a mixed batch
      * as a sparse product {@code x D^T} beside the shared backbone product; a denser one is added
      * to the backbone's weight and its group's rows take their own product. On this project's CPU
-     * engine a sparse product costs as much as the dense one at about this density (BENCHMARKS.md,
-     * "Mixed-artifact batches").
+     * engine the sparse product is clearly the cheaper up to this density and about as costly as
+     * the dense one at 0.5% ({@code spt bench predict}; BENCHMARKS.md, "Mixed-artifact batches").
      */
-    public static final double MIXED_SPARSE_DENSITY = 0.001;
+    public static final double MIXED_SPARSE_DENSITY = 0.002;
 
     /**
      * Logits of a batch whose rows go through different overlays of one backbone, in inference:
