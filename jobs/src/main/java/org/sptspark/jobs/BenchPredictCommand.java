@@ -31,8 +31,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** Routed inference's cost: mixed batches against one pass per artifact and against every artifact. */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Time routed inference on a run's artifacts, per method and for one method per task:",
-            "test images of every task, shuffled together into batches, through one mixed forward pass, one pass",
+        description = {"Time routed inference on a run's artifacts, per method and for one method per task.",
+            "Test images of every task, shuffled together into batches, through one mixed forward pass, one pass",
             "per artifact on its rows, and every artifact on every row (spt predict --images); the frozen",
             "backbone alone as the floor. Then the sparse product x D^T against the dense one per density,",
             "which sets where a mixed batch applies a sparse delta sparsely. In-process, on the CPU, medians."})

@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
 
 /** Applies tuned artifacts to a folder of images as a Spark job. */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Run batch inference, as a Spark job over any Hadoop URI, in one of two modes:",
+        description = {"Run batch inference as a Spark job over any Hadoop URI.",
             "--images: every image under a folder through every artifact; a Parquet table (image, task, artifact_id,",
             "artifact, method, budget, top-k classes and probabilities) to --out, and the images that could not be",
             "read or decoded to --out/_skipped/skipped.jsonl.",
