@@ -6,6 +6,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.SerializableConfiguration;
@@ -44,7 +46,28 @@ public final class SptFunctions {
 
     /** Registers {@code spt_classify} configured from the session's {@code spark.spt.*} settings. */
     public static void register(SparkSession spark) {
-        register(spark, SptClassifier.fromConf(spark.conf()));
+        spark.udf().register(NAME, fromConf(spark));
+    }
+
+    private static final java.util.Map<java.util.Map<String, String>, UserDefinedFunction> BY_SETTINGS =
+            new java.util.HashMap<>();
+
+    /**
+     * The function as the session's {@code spark.spt.*} settings configure it, made once per set of
+     * settings (the artifacts are checked and the backbone's digest taken then).
+     */
+    static synchronized UserDefinedFunction fromConf(SparkSession spark) {
+        var settings = new java.util.TreeMap<String, String>();
+        scala.collection.JavaConverters.mapAsJavaMap(spark.conf().getAll()).forEach((k, v) -> {
+            if (k.startsWith("spark.spt.")) {
+                settings.put(k, v);
+            }
+        });
+        return BY_SETTINGS.computeIfAbsent(settings, k -> {
+            var classifier = SptClassifier.fromConf(spark.conf());
+            var s = classifier.settings(spark, SptClassifier.ImageKind.BYTES, 0, 1, -1);
+            return functions.udf(new Classify(s, ImageTable.hadoopConfiguration(spark)), RESULT).withName(NAME);
+        });
     }
 
     /** The function: decodes, routes and classifies one row on the executor's cached backbone. */
