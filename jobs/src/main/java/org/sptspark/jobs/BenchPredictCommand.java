@@ -93,7 +93,12 @@ final class BenchPredictCommand implements Callable<Integer> {
         var tasks = routers.values().iterator().next().tasks();
         for (int t = 0; t < tasks.size(); t++) {
             var method = new ArrayList<>(routers.keySet()).get(t % routers.size());
-            mixedMethods.add(routers.get(method).route(tasks.get(t)).uri());
+            var target = routers.get(method).route(tasks.get(t));
+            if (target == null) {
+                throw new IllegalArgumentException("run " + id + " has no " + method + " artifact for " + tasks.get(t)
+                        + ": give --methods that cover every task");
+            }
+            mixedMethods.add(target.uri());
         }
         Map<String, ArtifactRouter> rowsOf = new LinkedHashMap<>(routers);
         rowsOf.put("one method per task", ArtifactRouter.of(hadoop, backbone, mixedMethods));

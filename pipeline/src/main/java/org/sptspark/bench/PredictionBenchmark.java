@@ -114,6 +114,8 @@ public final class PredictionBenchmark {
     /** The frozen backbone's forward pass on a batch (its one-class head), forced to finish. */
     private static Object backbone(VisionTransformer model, float[] pixels, int n, int size) {
         synchronized (Gradients.ENGINE_LOCK) {
+            model.clearBranches(); // an overlay's forward leaves its branches installed
+            model.setPrecision(Precision.FP32);
             try (NDManager scope = model.manager().newSubManager()) {
                 NDArray x = scope.create(pixels, new Shape(n, 3, size, size));
                 return model.forward(new ParameterStore(scope, false), x, false, 0,

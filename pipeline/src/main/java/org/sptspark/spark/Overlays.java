@@ -36,6 +36,7 @@ final class Overlays {
                 try {
                     var loaded = Artifacts.read(hadoop, t.uri(), sha, ParameterSpace.of(t.config()), manager);
                     tuned = TunedModel.overlay(model, loaded.layout(), loaded.tensors(), t.uri());
+                    manager.close(); // the overlay holds copies: the tensors read are not needed any more
                 } catch (IOException e) {
                     manager.close();
                     throw new UncheckedIOException("cannot read artifact " + t.uri(), e);

@@ -252,7 +252,7 @@ public final class Prediction {
                 if (text.isEmpty() || text.startsWith("#")) {
                     continue;
                 }
-                int space = text.lastIndexOf(' ') >= 0 ? text.lastIndexOf(' ') : text.lastIndexOf('\t');
+                int space = Math.max(text.lastIndexOf(' '), text.lastIndexOf('\t'));
                 if (space < 1) {
                     throw new IllegalArgumentException(input + " line " + number + ": expected '<image> <task>', got '"
                             + text + "'");

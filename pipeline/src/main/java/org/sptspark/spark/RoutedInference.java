@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.sptspark.data.ImageDecoder;
 import org.sptspark.data.ImagePreprocessor;
 import org.sptspark.data.Normalization;
@@ -68,20 +70,50 @@ public final class RoutedInference {
      * One row's result: the artifact it went through and its most probable classes, or the reason
      * it has none ({@code target}, {@code classes} and {@code probabilities} then {@code null}).
      */
-    public record Output(Prediction.Target target, int[] classes, float[] probabilities, String error) {}
+    public record Output(Prediction.Target target, int[] classes, float[] probabilities, String error) {
+
+        /** As a table's four output columns: the artifact's id, classes, probabilities (Spark arrays) and reason. */
+        public Object[] values() {
+            if (error != null) {
+                return new Object[] {null, null, null, error};
+            }
+            Integer[] c = new Integer[classes.length];
+            Double[] p = new Double[classes.length];
+            for (int k = 0; k < c.length; k++) {
+                c[k] = classes[k];
+                p[k] = (double) probabilities[k];
+            }
+            return new Object[] {target.id(), c, p, null};
+        }
+    }
+
+    /** The four output columns, under these names, as {@link Output#values} fills them. */
+    public static StructType schema(String artifact, String classes, String probabilities,
+            String error) {
+        return new StructType()
+                .add(artifact, DataTypes.StringType, true)
+                .add(classes, DataTypes.createArrayType(
+                        DataTypes.IntegerType, false), true)
+                .add(probabilities, DataTypes.createArrayType(
+                        DataTypes.DoubleType, false), true)
+                .add(error, DataTypes.StringType, true);
+    }
 
     private final ArtifactRouter router;
     private final VisionTransformer model;
     private final Configuration hadoop;
     private final int topK;
     private final Mode mode;
+    private final Precision precision;
 
-    private RoutedInference(ArtifactRouter router, VisionTransformer model, Configuration hadoop, int topK, Mode mode) {
+    private RoutedInference(ArtifactRouter router, VisionTransformer model, Configuration hadoop, int topK, Mode mode,
+            Precision precision) {
         this.router = router;
         this.model = model;
         this.hadoop = hadoop;
         this.topK = topK;
         this.mode = mode;
+        this.precision = precision;
     }
 
     /**
@@ -99,8 +131,7 @@ public final class RoutedInference {
         precision.requireSupported(d);
         VitConfig config = router.targets().iterator().next().config().withNumClasses(1);
         VisionTransformer model = BackboneCache.get(router.backbone(), router.sha256(), config, d, hadoop);
-        model.setPrecision(precision);
-        return new RoutedInference(router, model, hadoop, topK, mode);
+        return new RoutedInference(router, model, hadoop, topK, mode, precision);
     }
 
     /** The device a choice names, for the running task. */
@@ -167,6 +198,8 @@ public final class RoutedInference {
         }
         List<float[]> probabilities = new ArrayList<>();
         synchronized (Gradients.ENGINE_LOCK) {
+            // the backbone is shared by this JVM's tasks, which may want other precisions: set it under the lock
+            model.setPrecision(precision);
             try (NDManager scope = model.manager().newSubManager()) {
                 Device device = model.parameter("head.weight").getArray().getDevice();
                 NDArray images = scope.create(pixels, new Shape(total, 3, size, size)).toDevice(device, false);

@@ -29,7 +29,6 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.SerializableConfiguration;
@@ -57,6 +56,9 @@ import org.sptspark.model.Precision;
 public final class SptClassifier extends Transformer implements DefaultParamsWritable {
 
     private static final long serialVersionUID = 1L;
+
+    /** Image files above this size are not read (a row's reason instead of an executor out of memory). */
+    public static final int MAX_IMAGE_BYTES = 256 << 20;
 
     private final String uid;
     private final Param<String> backbone;
@@ -212,11 +214,17 @@ public final class SptClassifier extends Transformer implements DefaultParamsWri
 
     /** The artifacts of a lake's run and method (and budget, or {@code null}), one per task. */
     public SptClassifier setLakeRun(String lakeUri, String runId, String methodId, String budgetLabel) {
+        if (lakeUri == null || runId == null || methodId == null) {
+            throw new IllegalArgumentException("a lake's artifacts need the lake, the run and the method (spark.spt.lake,"
+                    + " spark.spt.run, spark.spt.method)");
+        }
         put(lake, lakeUri);
         put(run, runId);
         put(method, methodId);
         if (budgetLabel != null) {
             put(budget, budgetLabel);
+        } else {
+            clear(budget);
         }
         return this;
     }
@@ -284,11 +292,7 @@ public final class SptClassifier extends Transformer implements DefaultParamsWri
 
     /** The output columns this adds. */
     private StructType outputs() {
-        return new StructType()
-                .add(string(artifactCol), DataTypes.StringType, true)
-                .add(string(classesCol), DataTypes.createArrayType(DataTypes.IntegerType, false), true)
-                .add(string(probabilitiesCol), DataTypes.createArrayType(DataTypes.DoubleType, false), true)
-                .add(string(errorCol), DataTypes.StringType, true);
+        return RoutedInference.schema(string(artifactCol), string(classesCol), string(probabilitiesCol), string(errorCol));
     }
 
     @Override
@@ -467,19 +471,7 @@ public final class SptClassifier extends Transformer implements DefaultParamsWri
             for (int c = 0; c < r.length(); c++) {
                 values[c] = r.get(c);
             }
-            if (o.error() == null) {
-                Integer[] classes = new Integer[o.classes().length];
-                Double[] probabilities = new Double[classes.length];
-                for (int k = 0; k < classes.length; k++) {
-                    classes[k] = o.classes()[k];
-                    probabilities[k] = (double) o.probabilities()[k];
-                }
-                values[r.length()] = o.target().id();
-                values[r.length() + 1] = classes;
-                values[r.length() + 2] = probabilities;
-            } else {
-                values[r.length() + 3] = o.error();
-            }
+            System.arraycopy(o.values(), 0, values, r.length(), 4);
             out.add(RowFactory.create(values));
         }
         return out;
@@ -490,7 +482,7 @@ public final class SptClassifier extends Transformer implements DefaultParamsWri
         if (r.isNullAt(s.image())) {
             return RoutedInference.Input.failed(task, "no image");
         }
-        String source = s.path() >= 0 && !r.isNullAt(s.path()) ? r.getString(s.path()) : "row";
+        String source = s.path() >= 0 && !r.isNullAt(s.path()) ? String.valueOf(r.get(s.path())) : "row";
         switch (s.kind()) {
             case BYTES -> {
                 return RoutedInference.Input.decode(task, (byte[]) r.get(s.image()), source, s.maxPixels());
@@ -501,7 +493,11 @@ public final class SptClassifier extends Transformer implements DefaultParamsWri
                     Path p = new Path(uri);
                     byte[] bytes;
                     try (InputStream in = p.getFileSystem(hadoop).open(p)) {
-                        bytes = in.readAllBytes();
+                        bytes = in.readNBytes(MAX_IMAGE_BYTES + 1);
+                    }
+                    if (bytes.length > MAX_IMAGE_BYTES) {
+                        return RoutedInference.Input.failed(task, uri + " is larger than " + (MAX_IMAGE_BYTES >> 20)
+                                + " MiB: not read");
                     }
                     return RoutedInference.Input.decode(task, bytes, uri, s.maxPixels());
                 } catch (IOException | RuntimeException e) {

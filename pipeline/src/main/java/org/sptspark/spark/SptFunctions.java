@@ -8,7 +8,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.SerializableConfiguration;
 
@@ -30,11 +29,7 @@ public final class SptFunctions {
     public static final String NAME = "spt_classify";
 
     /** What it returns. */
-    public static final StructType RESULT = new StructType()
-            .add("artifact_id", DataTypes.StringType, true)
-            .add("classes", DataTypes.createArrayType(DataTypes.IntegerType, false), true)
-            .add("probabilities", DataTypes.createArrayType(DataTypes.DoubleType, false), true)
-            .add("error", DataTypes.StringType, true);
+    public static final StructType RESULT = RoutedInference.schema("artifact_id", "classes", "probabilities", "error");
 
     private SptFunctions() {}
 
@@ -58,6 +53,8 @@ public final class SptFunctions {
      */
     static synchronized UserDefinedFunction fromConf(SparkSession spark) {
         var settings = new java.util.TreeMap<String, String>();
+        // a stopped session's broadcast is gone: the function is made again for a new application
+        settings.put("application", spark.sparkContext().applicationId());
         scala.collection.JavaConverters.mapAsJavaMap(spark.conf().getAll()).forEach((k, v) -> {
             if (k.startsWith("spark.spt.")) {
                 settings.put(k, v);
@@ -75,6 +72,7 @@ public final class SptFunctions {
         private static final long serialVersionUID = 1L;
         private final SptClassifier.Settings settings;
         private final Broadcast<SerializableConfiguration> hadoop;
+        private transient RoutedInference inference;
 
         Classify(SptClassifier.Settings settings, Broadcast<SerializableConfiguration> hadoop) {
             this.settings = settings;
@@ -84,23 +82,12 @@ public final class SptFunctions {
         @Override
         public Row call(String task, byte[] content) {
             var input = RoutedInference.Input.decode(task, content, "row", settings.maxPixels());
-            RoutedInference.Output o;
-            try {
-                o = RoutedInference.open(settings.router(), settings.device(), settings.precision(), settings.topK(),
-                        settings.mode(), hadoop.value().value()).classify(List.of(input)).get(0);
-            } catch (RuntimeException e) {
-                return RowFactory.create(null, null, null, RoutedInference.reason(e));
+            if (inference == null) {
+                // as in the transformer, a bad row gets a reason; an artifact or backbone that cannot be read fails the query
+                inference = RoutedInference.open(settings.router(), settings.device(), settings.precision(), settings.topK(),
+                        settings.mode(), hadoop.value().value());
             }
-            if (o.error() != null) {
-                return RowFactory.create(null, null, null, o.error());
-            }
-            Integer[] classes = new Integer[o.classes().length];
-            Double[] probabilities = new Double[classes.length];
-            for (int k = 0; k < classes.length; k++) {
-                classes[k] = o.classes()[k];
-                probabilities[k] = (double) o.probabilities()[k];
-            }
-            return RowFactory.create(o.target().id(), classes, probabilities, null);
+            return RowFactory.create(inference.classify(List.of(input)).get(0).values());
         }
     }
 }

@@ -262,6 +262,9 @@ class SptClassifierTest {
             rows.add(RowFactory.create("r1", KINDS.get(t).task, "mixed", null, artifacts.get(KINDS.get(t).task),
                     Timestamp.valueOf("2026-12-01 10:00:00")));
         }
+        // an older training of the first task, recorded with another task's artifact: the latest row wins
+        rows.add(RowFactory.create("r1", KINDS.get(0).task, "mixed", null, artifacts.get(KINDS.get(1).task),
+                Timestamp.valueOf("2026-12-01 09:00:00")));
         rows.add(RowFactory.create("r1", KINDS.get(0).task, "lora", "20k", artifacts.get(KINDS.get(0).task),
                 Timestamp.valueOf("2026-12-01 10:00:00")));
         rows.add(RowFactory.create("r1", KINDS.get(0).task, "lora", "40k", artifacts.get(KINDS.get(0).task),

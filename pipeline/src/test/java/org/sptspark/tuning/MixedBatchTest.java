@@ -84,6 +84,8 @@ class MixedBatchTest {
             map.put("blocks.0.attn.k.weight", new TensorDecision.Sparse(new int[] {5, 1000}));
             map.put("blocks.1.mlp.fc1.weight", new TensorDecision.Sparse(new int[] {0, 77, 2048, 4607}));
             map.put("blocks.1.attn.q.bias", new TensorDecision.Sparse(new int[] {2, 40}));
+            // k's bias too: a sparse weight delta and a bias correction on one layer
+            map.put("blocks.0.attn.k.bias", new TensorDecision.Sparse(new int[] {0, 47}));
             return new TuningLayout(Method.SPT_LORA, map, RANK, "test-plan", "test", 0);
         }
         return TuningLayout.baseline(method, model.space(), RANK);
@@ -204,6 +206,31 @@ class MixedBatchTest {
                 // the thin artifact's two matrices through x D^T; the mixed layout's q (62 of 2304 entries) its own product
                 assertEquals(2, a.sparseWeightDeltas());
                 assertEquals(0, b.sparseWeightDeltas());
+            }
+        }
+    }
+
+    @Test
+    void oneOverlayInTwoGroupsAndEveryGroupOnTheSparsePath() {
+        Artifact thin = artifacts.stream().filter(a -> a.name().equals("thin-sparse")).findFirst().orElseThrow();
+        float[] x = images(5, 8);
+        int per = 3 * 32 * 32;
+        synchronized (Gradients.ENGINE_LOCK) {
+            try (NDManager scope = manager.newSubManager();
+                    TunedModel a = TunedModel.overlay(shared, artifactLayout(thin), thin.tensors(), thin.name())) {
+                List<NDArray> logits = TunedModel.forwardMixed(List.of(a, a), new int[] {2, 3},
+                        scope.create(x, new Shape(5, 3, 32, 32)));
+                float[] first = alone(thin, java.util.Arrays.copyOfRange(x, 0, 2 * per), 2);
+                float[] second = alone(thin, java.util.Arrays.copyOfRange(x, 2 * per, 5 * per), 3);
+                float[] got0 = logits.get(0).toFloatArray();
+                float[] got1 = logits.get(1).toFloatArray();
+                for (int i = 0; i < first.length; i++) {
+                    assertEquals(first[i], got0[i], TOLERANCE, "first group, logit " + i);
+                }
+                for (int i = 0; i < second.length; i++) {
+                    assertEquals(second[i], got1[i], TOLERANCE, "second group, logit " + i);
+                }
+                assertEquals(2, a.sparseWeightDeltas());
             }
         }
     }
