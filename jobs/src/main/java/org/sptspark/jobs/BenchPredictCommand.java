@@ -41,16 +41,24 @@ final class BenchPredictCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--lake", required = true, description = "The lake whose run's artifacts to use.")
+    @Option(names = "--lake", description = "The lake whose run's artifacts to use.")
     String lake;
+
+    @Option(names = "--synthetic", description = "Instead of a run: a random backbone of this preset and random"
+            + " artifacts of --synthetic-methods for 7 tasks, on random images (for widths no trained run has).")
+    String synthetic;
+
+    @Option(names = "--synthetic-methods", split = ",", defaultValue = "linear,lora,full",
+            description = "Baseline methods of the synthetic artifacts (default: ${DEFAULT-VALUE}).")
+    List<String> syntheticMethods;
 
     @Option(names = "--run", description = "The run (default: the lake's latest).")
     String run;
 
-    @Option(names = "--backbone", required = true, description = "The checkpoint the run trained on.")
+    @Option(names = "--backbone", description = "The checkpoint the run trained on.")
     String backbone;
 
-    @Option(names = "--data", required = true, description = "The suite's data root (test images are read from it).")
+    @Option(names = "--data", description = "The suite's data root (test images are read from it).")
     String data;
 
     @Option(names = "--suite", defaultValue = "demo", description = "The suite (default: ${DEFAULT-VALUE}).")
@@ -74,6 +82,12 @@ final class BenchPredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (synthetic != null) {
+            return synthetic(out);
+        }
+        if (lake == null || backbone == null || data == null) {
+            throw new IllegalArgumentException("give --lake, --backbone and --data (a run's artifacts), or --synthetic PRESET");
+        }
         SparkSession spark = SparkSessions.get("spt bench predict");
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         var results = spark.read().parquet(new Path(new Path(lake, "tables"), "results").toString());
@@ -106,15 +120,9 @@ final class BenchPredictCommand implements Callable<Integer> {
         List<RoutedInference.Input> rows = images(hadoop, tasks);
         out.printf(Locale.ROOT, "run %s: %d tasks x %d test images, shuffled, batches of %d; %d+%d rounds; threads %s%n",
                 id, tasks.size(), perTask, batch, warmup, repeats, System.getProperty("ai.djl.pytorch.num_threads", "default"));
-        out.printf(Locale.ROOT, "%-22s %7s %9s %9s %9s %9s %9s | %8s %8s %8s %s%n", "artifacts", "tasks/b", "prep ms",
-                "backbone", "mixed", "per-art", "every", "mixed/s", "per-art/s", "every/s", "(ms per batch; images/s)");
-        out.flush();
+        header(out);
         for (var e : rowsOf.entrySet()) {
-            var r = PredictionBenchmark.measure(e.getValue(), rows, batch, warmup, repeats, hadoop);
-            out.printf(Locale.ROOT, "%-22s %7.1f %9.1f %9.1f %9.1f %9.1f %9.1f | %8.0f %8.0f %8.0f%n", e.getKey(), r.groups(),
-                    r.preprocess() * 1e3, r.backbone() * 1e3, r.mixed() * 1e3, r.perArtifact() * 1e3,
-                    r.everyArtifact() * 1e3, batch / r.mixed(), batch / r.perArtifact(), batch / r.everyArtifact());
-            out.flush();
+            row(out, e.getKey(), PredictionBenchmark.measure(e.getValue(), rows, batch, warmup, repeats, hadoop));
         }
         out.println();
         out.println("x D^T for a delta of each density: sparse (COO) against dense, ms (median of 5)");
@@ -126,6 +134,44 @@ final class BenchPredictCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "%-30s %8.4f %10.2f %10.2f%n", s[0] + " x " + s[1] + " x " + s[2], density, ms[0],
                         ms[1]);
                 out.flush();
+            }
+        }
+        return 0;
+    }
+
+    private static void header(PrintWriter out) {
+        out.printf(Locale.ROOT, "%-22s %7s %9s %9s %9s %9s %9s | %8s %8s %8s %s%n", "artifacts", "tasks/b", "prep ms",
+                "backbone", "mixed", "per-art", "every", "mixed/s", "per-art/s", "every/s", "(ms per batch; images/s)");
+        out.flush();
+    }
+
+    private void row(PrintWriter out, String name, PredictionBenchmark.Result r) {
+        out.printf(Locale.ROOT, "%-22s %7.1f %9.1f %9.1f %9.1f %9.1f %9.1f | %8.0f %8.0f %8.0f%n", name, r.groups(),
+                r.preprocess() * 1e3, r.backbone() * 1e3, r.mixed() * 1e3, r.perArtifact() * 1e3, r.everyArtifact() * 1e3,
+                batch / r.mixed(), batch / r.perArtifact(), batch / r.everyArtifact());
+        out.flush();
+    }
+
+    private int synthetic(PrintWriter out) throws Exception {
+        Configuration hadoop = org.sptspark.data.HadoopFiles.configuration();
+        var config = org.sptspark.model.VitPresets.get(synthetic);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("spt-bench-predict");
+        try {
+            out.printf(Locale.ROOT, "synthetic %s: random backbone, 7 tasks x %d random images, shuffled, batches of %d;"
+                    + " %d+%d rounds; threads %s%n", synthetic, perTask, batch, warmup, repeats,
+                    System.getProperty("ai.djl.pytorch.num_threads", "default"));
+            header(out);
+            for (String id : syntheticMethods) {
+                var method = org.sptspark.tuning.Method.parse(id);
+                var s = PredictionBenchmark.synthetic(hadoop, dir, config, method, 8, 7, perTask);
+                var router = ArtifactRouter.of(hadoop, s.backbone(), s.artifacts());
+                row(out, method.id(), PredictionBenchmark.measure(router, s.rows(), batch, warmup, repeats, hadoop));
+            }
+        } finally {
+            try (var files = java.nio.file.Files.walk(dir)) {
+                for (var f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(f);
+                }
             }
         }
         return 0;

@@ -124,6 +124,66 @@ public final class PredictionBenchmark {
         }
     }
 
+    /** A random backbone and one random artifact per task on it, for widths no trained run has. */
+    public record Synthetic(String backbone, List<String> artifacts, List<RoutedInference.Input> rows) {}
+
+    /**
+     * Writes under {@code dir} a backbone of {@code config} with random weights and, for each of
+     * {@code tasks} tasks ({@code task0}, ...; 10 classes each), an artifact of {@code method} with
+     * random values in everything it trains; and {@code perTask} random images per task, shuffled.
+     */
+    public static Synthetic synthetic(Configuration hadoop, java.nio.file.Path dir, VitConfig config,
+            org.sptspark.tuning.Method method, int rank, int tasks, int perTask) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(dir);
+        java.nio.file.Path backbone = dir.resolve("backbone.safetensors");
+        try (NDManager manager = NDManager.newBaseManager()) {
+            org.sptspark.model.Checkpoints.write(VisionTransformer.create(manager, config, 1), backbone);
+        }
+        String sha = org.sptspark.model.Checkpoints.sha256(backbone);
+        var artifacts = new ArrayList<String>();
+        var random = new SplittableRandom(3);
+        for (int t = 0; t < tasks; t++) {
+            String folder = dir.resolve(method.id() + "/task" + t).toUri().toString();
+            VitConfig withHead = config.withNumClasses(10);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                var model = VisionTransformer.create(manager, withHead, 1);
+                var layout = org.sptspark.tuning.TuningLayout.baseline(method, model.space(), rank);
+                synchronized (Gradients.ENGINE_LOCK) {
+                    try (var tuned = org.sptspark.tuning.TunedModel.forTraining(model, layout, t,
+                            org.sptspark.modules.Unstructured.DELTA)) {
+                        for (var trainable : tuned.trainables()) {
+                            float[] v = trainable.value().toFloatArray();
+                            for (int i = 0; i < v.length; i++) {
+                                v[i] += (float) random.nextGaussian() * 0.02f;
+                            }
+                            org.sptspark.model.Tensors.assign(trainable.value(), v);
+                        }
+                        var manifest = new org.sptspark.artifact.ArtifactManifest(
+                                new org.sptspark.data.TaskRef("synthetic", "task" + t, 10, null, null),
+                                new org.sptspark.model.BackboneRef(config.name(), withHead, null, sha), method.id(), rank,
+                                new org.sptspark.artifact.ArtifactManifest.Budget(null, null, 0), null, null, null, null,
+                                Normalization.IMAGENET.name().toLowerCase(java.util.Locale.ROOT), null, null, null, null);
+                        org.sptspark.artifact.Artifacts.write(hadoop, folder, tuned, manifest);
+                    }
+                }
+            }
+            artifacts.add(folder);
+        }
+        var rows = new ArrayList<RoutedInference.Input>();
+        int size = config.imageSize();
+        for (int t = 0; t < tasks; t++) {
+            for (int i = 0; i < perTask; i++) {
+                byte[] rgb = new byte[3 * size * size];
+                for (int k = 0; k < rgb.length; k++) {
+                    rgb[k] = (byte) random.nextInt(256);
+                }
+                rows.add(new RoutedInference.Input("task" + t, new org.sptspark.data.RgbImage(size, size, rgb), null));
+            }
+        }
+        java.util.Collections.shuffle(rows, new java.util.Random(0));
+        return new Synthetic(backbone.toString(), artifacts, rows);
+    }
+
     /**
      * Median milliseconds of {@code x D^T} for an {@code (out, in)} delta of this density, as a
      * sparse (COO) product and as a dense one, with {@code x} of {@code rows} rows.
