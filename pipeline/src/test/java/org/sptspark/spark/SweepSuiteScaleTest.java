@@ -179,6 +179,7 @@ class SweepSuiteScaleTest {
             assertTrue(dtd.reason().contains("test.txt") && dtd.reason().contains("line 9"), dtd.reason());
         }
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("failed: svhn: sensitivity failed")), shown);
+        result.failures().forEach(f -> System.out.println("SweepSuiteScaleTest: " + f.describe() + ": " + f.reason()));
         var progress = lines.stream().filter(l -> l.startsWith("stage 3: ") && l.contains(" trainings done")).toList();
         assertTrue(progress.get(progress.size() - 1).startsWith("stage 3: 2/4 trainings done, 0 running, ")
                 && progress.get(progress.size() - 1).endsWith(", 2 trainings failed for good"), shown);
