@@ -259,6 +259,15 @@ public final class Sweep {
                 tasks.size(), c.methods().stream().map(Method.AtBudget::name).toList(), c.budgets(), c.backbone(),
                 c.preset(), sha.substring(0, 12), c.lake()));
         matchedLines.forEach(log);
+        if (c.selectOn() != null) {
+            log.accept("protocol: a method with several budgets trains at each on train800, and the best top-1 on "
+                    + c.selectOn().vtabList() + " (a tie: the smaller budget) is retrained on train800val200 and tested");
+        }
+        if (c.maxOverEvals()) {
+            log.accept("protocol: test is evaluated every " + c.recipe().evalEvery() + " epochs and after the last too;"
+                    + " the max over those evaluations is recorded beside the final top-1 (the reference's figure;"
+                    + " optimistic, chosen on test)");
+        }
         var slots = new ArrayList<Slot>();
         var failures = new ArrayList<Failure>();
         var allocationRows = new ArrayList<Row>();
@@ -518,6 +527,16 @@ public final class Sweep {
             }
         }
         try {
+            await(running, submit, progress, log);
+        } finally {
+            jsc.clearJobGroup();
+        }
+    }
+
+    /** Collects each job as it ends; submits a selection's final training when its last selection training ends. */
+    private static void await(List<Running> running, java.util.function.BiFunction<Slot, Integer, Running> submit,
+            TrainingProgress progress, Consumer<String> log) {
+        try {
             while (!running.isEmpty()) {
                 boolean any = false;
                 for (Running job : List.copyOf(running)) {
@@ -541,10 +560,7 @@ public final class Sweep {
                                 + (job.request().selection() ? " on train800" : "") + " failed: " + reason(error));
                     }
                     Slot slot = job.slot();
-                    if (!slot.selects()) {
-                        slot.outcome = outcome;
-                        slot.error = error;
-                    } else if (job.index() < 0) {
+                    if (!slot.selects() || job.index() < 0) {
                         slot.outcome = outcome;
                         slot.error = error;
                     } else {

@@ -295,9 +295,11 @@ public final class TaskTraining {
                     var evaluations = new ArrayList<ArtifactManifest.Evaluation>();
                     double[] lastEvalSeconds = {0};
                     java.util.function.Supplier<Accuracy> monitor = () -> {
+                        long v0 = System.nanoTime();
                         Accuracy v = Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes());
                         if (r.evalSplit() == Split.VAL) {
                             atPoints.add(v);
+                            lastEvalSeconds[0] = (System.nanoTime() - v0) / 1e9;
                         } else if (everyPoint) {
                             long t0 = System.nanoTime();
                             atPoints.add(Trainer.evaluate(tuned, LabeledImages.stream(test, hadoop, size, r.normalization(),
