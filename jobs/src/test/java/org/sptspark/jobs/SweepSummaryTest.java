@@ -83,4 +83,12 @@ class SweepSummaryTest {
         assertEquals(1, SweepCommand.exitCode(result));
         assertEquals(0, SweepCommand.exitCode(new Sweep.Result("r", List.of(), 1)));
     }
+
+    @Test
+    void budgetsAreSelectedOnVal200Only() {
+        assertEquals(org.sptspark.data.Split.VAL, SweepCommand.selectSplit("val200"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> SweepCommand.selectSplit("test"));
+        assertTrue(e.getMessage().startsWith("--select-budget test: budgets are chosen on val200"), e.getMessage());
+    }
 }
