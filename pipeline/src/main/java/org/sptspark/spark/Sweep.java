@@ -471,8 +471,9 @@ public final class Sweep {
                 var r = new TaskTraining.Request(c.suite().name(), task, c.dataRoot(), c.backbone(), sha, config,
                         c.normalization(), m, plan, c.rank(), c.snella(), c.recipe(), c.lake(), 128, c.force(), c.versions(),
                         a.budget()).withMaxOverEvals(c.maxOverEvals());
-                // a budgeted method (SPT at its budgets, lora@a and lora@b) is one group of budgets
-                String key = m.needsPlan() || a.budget() != null ? m.id() : a.name();
+                // a budgeted method (SPT at its budgets, lora@a and lora@b) is one group of budgets; plain
+                // lora (rank --rank on every matrix) is a baseline of its own beside lora@a
+                String key = m.needsPlan() || a.budget() != null ? m.id() + "@" : a.name();
                 grouped.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
                 names.computeIfAbsent(key, k -> new ArrayList<>()).add(m.needsPlan() ? m.id() + "@" + c.budgets().get(i).trim()
                         : a.name());
@@ -482,7 +483,7 @@ public final class Sweep {
             var requests = g.getValue();
             boolean budgeted = requests.get(0).method().needsPlan() || requests.get(0).budget() != null;
             if (c.selectOn() != null && budgeted && requests.size() > 1) {
-                slots.add(new Slot(task, g.getKey() + "@" + c.selectOn().vtabList(), requests, names.get(g.getKey()), true));
+                slots.add(new Slot(task, g.getKey() + c.selectOn().vtabList(), requests, names.get(g.getKey()), true));
             } else {
                 for (int i = 0; i < requests.size(); i++) {
                     String name = names.get(g.getKey()).get(i);

@@ -63,7 +63,8 @@ class SweepSelectionTest {
         SweepCrashTest.writeTinyTask(hadoop, data);
         String backbone = SweepTest.backbone(dir).toString();
         String lake = dir.resolve("lake").toString();
-        List<String> methods = List.of("spt-lora", "lora@5k", "lora@10k", "linear");
+        // plain lora (rank 8 on every matrix) is a baseline of its own, not a third budget of lora@
+        List<String> methods = List.of("spt-lora", "lora@5k", "lora@10k", "lora", "linear");
         SparkSession spark = LocalSpark.start("SweepSelectionTest");
         try {
             var lines = new ArrayList<String>();
@@ -74,8 +75,8 @@ class SweepSelectionTest {
             };
             var first = Sweep.run(spark, config(data, backbone, lake, "s1", methods, true, true), lines::add, failFinalSpt);
             String log = String.join("\n", lines);
-            assertTrue(lines.contains("stage 3: 7 trainings (4 on train800 for the budget selection on val200, 2 on"
-                    + " train800val200 at the budgets chosen, 1 others), 0 of the 5 before the choice already committed;"
+            assertTrue(lines.contains("stage 3: 8 trainings (4 on train800 for the budget selection on val200, 2 on"
+                    + " train800val200 at the budgets chosen, 2 others), 0 of the 6 before the choice already committed;"
                     + " one Spark task each"), log);
             assertEquals(1, first.failures().size(), log);
             var failure = first.failures().get(0);
@@ -83,19 +84,19 @@ class SweepSelectionTest {
             assertEquals(TASK, failure.task());
             assertTrue(failure.what().startsWith("spt-lora@"), failure.what());
             assertEquals("injected failure of the final spt-lora training", failure.reason());
-            assertEquals(List.of("lora@val200", "linear"), first.entries().stream().map(Sweep.Entry::column).toList());
+            assertEquals(List.of("lora@val200", "lora", "linear"), first.entries().stream().map(Sweep.Entry::column).toList());
             var progress = lines.stream().filter(l -> l.startsWith("stage 3: ") && l.contains(" trainings done")).toList();
-            assertTrue(progress.get(progress.size() - 1).startsWith("stage 3: 6/7 trainings done, 0 running, ")
+            assertTrue(progress.get(progress.size() - 1).startsWith("stage 3: 7/8 trainings done, 0 running, ")
                     && progress.get(progress.size() - 1).endsWith(", 1 training failed for good"), log);
 
             var again = new ArrayList<String>();
             var second = Sweep.run(spark, config(data, backbone, lake, "s2", methods, true, true), again::add);
             String log2 = String.join("\n", again);
             assertEquals(List.of(), second.failures(), log2);
-            assertTrue(again.contains("stage 3: 7 trainings (4 on train800 for the budget selection on val200, 2 on"
-                    + " train800val200 at the budgets chosen, 1 others), 5 of the 5 before the choice already committed;"
+            assertTrue(again.contains("stage 3: 8 trainings (4 on train800 for the budget selection on val200, 2 on"
+                    + " train800val200 at the budgets chosen, 2 others), 6 of the 6 before the choice already committed;"
                     + " one Spark task each"), log2);
-            assertEquals(List.of("spt-lora@val200", "lora@val200", "linear"),
+            assertEquals(List.of("spt-lora@val200", "lora@val200", "lora", "linear"),
                     second.entries().stream().map(Sweep.Entry::column).toList());
             assertTrue(second.candidates().stream().allMatch(k -> k.outcome().reused()), "the selection is not redone");
             for (var e : second.entries()) {
@@ -143,9 +144,9 @@ class SweepSelectionTest {
             // the tables: the results have the final rows with the chosen budget, the selection table every candidate
             List<Row> rows = spark.read().parquet(lake + "/tables/results").where("run = 's2'").orderBy("method")
                     .collectAsList();
-            assertEquals(3, rows.size());
+            assertEquals(4, rows.size());
             for (Row row : rows) {
-                var entry = second.entries().stream().filter(e -> e.outcome().method().equals(row.getAs("method")))
+                var entry = second.entries().stream().filter(e -> e.outcome().folder().equals(row.getAs("artifact")))
                         .findFirst().orElseThrow();
                 assertEquals(entry.outcome().budgetLabel(), row.getAs("budget"));
                 assertEquals(entry.selectedOn(), row.getAs("budget_selection"));
@@ -177,7 +178,7 @@ class SweepSelectionTest {
             String plain = dir.resolve("plain-lake").toString();
             var without = Sweep.run(spark, config(data, backbone, plain, "p", List.of("linear"), false, false), l -> { });
             var a = without.entries().get(0).outcome();
-            var b = second.entries().get(2).outcome();
+            var b = second.entries().get(3).outcome();
             assertNull(a.maxTop1());
             assertNotNull(b.maxTop1());
             assertEquals(b.top1(), a.top1());
