@@ -6,6 +6,12 @@ URL; deploy mode client, so the task's exit code is the sweep's). SPT_JAR is the
 Airflow worker can read it. See README, "Scheduling sweeps": a sweep skips what the lake already
 holds, so a retry or the next run finishes a failed one; on an S3 lake never run two at once
 (max_active_runs=1 here).
+
+Exit codes: 0 done; 1 finished with some tasks or trainings failed (a broken task does not stop the
+others; the log's "failed:" lines name each with its reason, everything else is committed): the
+retries below redo only what is missing, cheaply, and the run then ends failed, the signal to fix the
+task's data; 2 bad input (an option, the backbone), which no retry fixes; 70 anything else.
+For the papers' protocol add "--select-budget", "val200" and "--report-max-over-evals" to the args.
 """
 
 from datetime import datetime, timedelta

@@ -105,6 +105,6 @@ final class DemoCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf(Locale.ROOT, "demo finished in %.0f s; lake: %s%n",
                 (System.nanoTime() - started) / 1e9, config.lake());
         spec.commandLine().getOut().flush();
-        return 0;
+        return SweepCommand.exitCode(result);
     }
 }

@@ -31,7 +31,8 @@ final class RecipeOptions {
     @Option(names = "--drop-path", defaultValue = "0.1", description = "Backbone drop-path while training (default: ${DEFAULT-VALUE}).")
     double dropPath;
 
-    @Option(names = "--eval-every", defaultValue = "10", description = "Evaluate on val200 every N epochs, 0 for never (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-every", defaultValue = "10", description = "Evaluate on val200 (with sweep's --report-max-over-evals, test too) every N epochs and after the"
+            + " last, 0 for after the last only (default: ${DEFAULT-VALUE}).")
     int evalEvery;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seeds the head, modules, shuffling and masks (default: ${DEFAULT-VALUE}).")

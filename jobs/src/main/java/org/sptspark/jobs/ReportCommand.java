@@ -60,7 +60,9 @@ final class ReportCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot read " + resultsPath, e);
         }
-        Dataset<Row> all = spark.read().parquet(resultsPath.toString());
+        // columns were added over time (precision, budget_selection, max_top1): read every partition's
+        Dataset<Row> all = spark.read().option("mergeSchema", "true").parquet(resultsPath.toString());
+        List<String> fields = List.of(all.schema().fieldNames());
         List<String> runs = all.select("run").distinct().orderBy("run").collectAsList().stream().map(r -> r.getString(0)).toList();
         PrintWriter out = spec.commandLine().getOut();
         if (run == null) {
@@ -76,7 +78,23 @@ final class ReportCommand implements Callable<Integer> {
         for (Row r : all.where(functions.col("run").equalTo(run)).orderBy("recorded_at").collectAsList()) {
             results.add(new Report.Result(r.getAs("task"), r.getAs("group"), r.getAs("method"), r.getAs("budget"),
                     r.<Long>getAs("budget_achieved"), r.<Long>getAs("trainable_with_head"), r.<Double>getAs("top1"),
-                    r.<Long>getAs("test_images"), r.getAs("artifact"), r.<Long>getAs("artifact_bytes")));
+                    r.<Long>getAs("test_images"), r.getAs("artifact"), r.<Long>getAs("artifact_bytes"),
+                    fields.contains("budget_selection") ? r.getAs("budget_selection") : null,
+                    fields.contains("max_top1") ? r.<Double>getAs("max_top1") : null));
+        }
+        var candidates = new ArrayList<Report.Candidate>();
+        Path selectionPath = new Path(tables, org.sptspark.training.ResultsTable.SELECTION_TABLE);
+        try {
+            if (selectionPath.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(selectionPath)) {
+                for (Row r : spark.read().option("mergeSchema", "true").parquet(selectionPath.toString())
+                        .where(functions.col("run").equalTo(run)).orderBy("task", "column", "budget_target").collectAsList()) {
+                    candidates.add(new Report.Candidate(r.getAs("task"), r.getAs("column"), r.getAs("method"),
+                            r.getAs("budget"), r.<Long>getAs("budget_achieved"), r.<Double>getAs("top1"),
+                            r.<Boolean>getAs("chosen"), r.getAs("artifact")));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + selectionPath, e);
         }
         var allocation = new ArrayList<Report.Allocation>();
         Path allocationPath = new Path(tables, "allocation");
@@ -92,7 +110,7 @@ final class ReportCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot read " + allocationPath, e);
         }
-        var report = new Report(run, results, allocation);
+        var report = new Report(run, results, allocation).withCandidates(candidates);
         all.where(functions.col("run").equalTo(run)).select("suite").distinct().collectAsList().stream()
                 .map(r -> r.getString(0)).findFirst().ifPresent(report::withSuite);
         try {

@@ -53,4 +53,42 @@ class SweepSummaryTest {
         assertEquals("692k", SweepCommand.count(List.of(692_352L)));
         assertEquals("1.2M", SweepCommand.count(List.of(1_234_567L)));
     }
+
+    /**
+     * A budget chosen per task shows in its cell, the max over evaluations gets its own labelled table,
+     * and a failure is named with its reason; the exit code is then 1.
+     */
+    @Test
+    void aChosenBudgetTheMaxOverEvaluationsAndFailuresAreShown() {
+        var demo = Suite.load("demo");
+        var chosen = new TaskTraining.Outcome("f", "spt-lora", "20k", 20_000, 20_050, 21_000, 0.60, new double[0], 100, 1, 1,
+                1, null, false, "fp32", 20_050, "train800val200", "test", 0.65);
+        var linear = new TaskTraining.Outcome("g", "linear", null, 0, 0, 970, 0.50, new double[0], 100, 1, 1, 1, null,
+                false, "fp32", 0, "train800val200", "test", 0.55);
+        var failure = new Sweep.Failure("emoji_category", null, "sensitivity", 2,
+                new org.apache.spark.SparkException("Job aborted", new IllegalArgumentException(
+                        "line 3 of train800.txt: label 'x' is not an integer")));
+        var result = new Sweep.Result("r", List.of(new Sweep.Entry(demo.task("fashion_mnist"), chosen, "val200"),
+                new Sweep.Entry(demo.task("fashion_mnist"), linear)), List.of(), List.of(failure), 1);
+        var text = new StringWriter();
+        SweepCommand.print(new PrintWriter(text), result);
+        String shown = text.toString();
+        assertTrue(shown.lines().findFirst().orElseThrow().contains("spt-lora@val200 (20.1k)"), shown);
+        assertTrue(shown.contains(" 60.0 (20k) "), shown);
+        assertTrue(shown.contains("max over evaluations of test top-1, as the SPT reference reports (optimistic: chosen on"
+                + " the test split"), shown);
+        assertTrue(shown.contains(" 65.0 ") && shown.contains(" 55.0"), shown);
+        assertTrue(shown.contains("failed: emoji_category: sensitivity failed (2 trainings not run): line 3 of"
+                + " train800.txt: label 'x' is not an integer\n"), shown);
+        assertEquals(1, SweepCommand.exitCode(result));
+        assertEquals(0, SweepCommand.exitCode(new Sweep.Result("r", List.of(), 1)));
+    }
+
+    @Test
+    void budgetsAreSelectedOnVal200Only() {
+        assertEquals(org.sptspark.data.Split.VAL, SweepCommand.selectSplit("val200"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> SweepCommand.selectSplit("test"));
+        assertTrue(e.getMessage().startsWith("--select-budget test: budgets are chosen on val200"), e.getMessage());
+    }
 }

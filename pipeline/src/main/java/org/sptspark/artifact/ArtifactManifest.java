@@ -18,7 +18,11 @@ import org.sptspark.snella.SnellaManifest;
  *
  * <p>Version 2 added {@code budget.matrices}, how many block matrices a LoRA or Adapter baseline
  * sized to a budget ({@code lora@20k}) put modules on; version 1 documents, which lack it, read as
- * they are. Version 1 builds refuse version 2 manifests by their version.
+ * they are. Version 1 builds refuse version 2 manifests by their version. Later additions that
+ * only describe how the metrics were taken ({@code metrics.trainSplit}, {@code evalSplit},
+ * {@code evaluations}, {@code maxTop1}) left the version at 2: the tensors load the same, and a
+ * budget selection's artifacts, the only ones not trained on {@code train800val200}, live in a
+ * folder of their own ({@code train800-val200/}) that no older reader looks into.
  *
  * @param method the method's id ({@code spt-lora}, {@code linear}, ...)
  * @param rank the LoRA/Adapter rank the artifact's modules have (0 when none)
@@ -77,12 +81,51 @@ public record ArtifactManifest(TaskRef task, BackboneRef backbone, String method
     /**
      * What training and evaluation measured.
      *
-     * @param perClassTop1 top-1 per class on test, {@code null} for a class with no test images
+     * @param top1 top-1 on {@code evalSplit} after the last epoch
+     * @param testImages images of {@code evalSplit}
+     * @param perClassTop1 top-1 per class on {@code evalSplit}, {@code null} for a class with no images there
      * @param valTop1 the last monitoring top-1, absent when nothing was monitored
+     * @param trainSplit the split trained on; absent for {@code train800val200} (and in manifests from
+     *     before it was recorded)
+     * @param evalSplit the split {@code top1} is on; absent for {@code test}. A budget selection's
+     *     trainings ({@code train800}, evaluated on {@code val200}) record both
+     * @param evaluations the evaluations during training, one per {@code evalEvery} point and after the
+     *     last epoch; absent in manifests from before they were recorded
+     * @param maxTop1 the largest {@code evalSplit} top-1 over {@code evaluations} (the SPT reference's
+     *     reported figure when that split is {@code test}); absent unless {@code evalSplit} was evaluated
+     *     at every point
      */
     public record Metrics(double top1, long testImages, List<Double> perClassTop1, double trainLoss, double trainTop1,
             Double valTop1, long trainImages, double trainSeconds, double evalSeconds, long steps,
-            long optimizerStateBytes) {}
+            long optimizerStateBytes, String trainSplit, String evalSplit, List<Evaluation> evaluations, Double maxTop1) {
+
+        /** Metrics of a training on {@code train800val200} evaluated on {@code test}, without evaluations recorded. */
+        public Metrics(double top1, long testImages, List<Double> perClassTop1, double trainLoss, double trainTop1,
+                Double valTop1, long trainImages, double trainSeconds, double evalSeconds, long steps,
+                long optimizerStateBytes) {
+            this(top1, testImages, perClassTop1, trainLoss, trainTop1, valTop1, trainImages, trainSeconds, evalSeconds,
+                    steps, optimizerStateBytes, null, null, null, null);
+        }
+
+        /** The split trained on ({@code train800val200} where the manifest does not say). */
+        public String trainSplitOrDefault() {
+            return trainSplit == null ? "train800val200" : trainSplit;
+        }
+
+        /** The split {@link #top1} is on ({@code test} where the manifest does not say). */
+        public String evalSplitOrDefault() {
+            return evalSplit == null ? "test" : evalSplit;
+        }
+    }
+
+    /**
+     * One evaluation during training.
+     *
+     * @param epoch the epoch after which it ran (1-based)
+     * @param monitorTop1 top-1 on the monitoring split ({@code val200})
+     * @param evalTop1 top-1 on the evaluation split, where it was evaluated at this point too, else absent
+     */
+    public record Evaluation(int epoch, double monitorTop1, Double evalTop1) {}
 
     /** A manifest of only what a reader needs to load the artifact. */
     public static ArtifactManifest of(TaskRef task, BackboneRef backbone, String method, int rank) {

@@ -20,14 +20,45 @@ import java.util.TreeMap;
  */
 public final class Report {
 
-    /** One training's result. */
+    /**
+     * One training's result.
+     *
+     * @param budgetSelection the split the budget was chosen on per task ({@code val200}), else {@code null}
+     * @param maxTop1 the largest test top-1 over the training's evaluations, where it was recorded
+     */
     public record Result(String task, String group, String method, String budget, long achieved,
-            long trainableWithHead, double top1, long testImages, String artifact, long artifactBytes) {
+            long trainableWithHead, double top1, long testImages, String artifact, long artifactBytes,
+            String budgetSelection, Double maxTop1) {
 
+        /** A result at a given budget, without the max over evaluations. */
+        public Result(String task, String group, String method, String budget, long achieved, long trainableWithHead,
+                double top1, long testImages, String artifact, long artifactBytes) {
+            this(task, group, method, budget, achieved, trainableWithHead, top1, testImages, artifact, artifactBytes, null,
+                    null);
+        }
+
+        /** {@code spt-lora@20k}, {@code linear}; {@code spt-lora@val200} for a budget chosen per task on val200. */
         public String column() {
+            if (budgetSelection != null) {
+                return method + "@" + budgetSelection;
+            }
             return budget == null ? method : method + "@" + budget;
         }
     }
+
+    /**
+     * A budget selection's training (the lake's selection table): trained on {@code train800}, its
+     * top-1 on {@code val200}.
+     *
+     * @param column the column its choice went to ({@code spt-lora@val200})
+     * @param chosen whether its budget was the one chosen
+     */
+    public record Candidate(String task, String column, String method, String budget, long achieved, double top1,
+            boolean chosen, String artifact) {}
+
+    /** How the max over evaluations is labelled wherever it is shown. */
+    public static final String MAX_LABEL = "max over evaluations, as the reference reports (optimistic: chosen on the"
+            + " test split)";
 
     /** One tensor's allocation in a plan (SPT) or a final SNELLA competition. */
     public record Allocation(String task, String method, String budget, String tensor, int block, String operation,
@@ -58,6 +89,9 @@ public final class Report {
     private final List<String> columns = new ArrayList<>();
     private final Map<String, String> groups = new LinkedHashMap<>();
     private final Map<String, Map<String, Double>> table = new LinkedHashMap<>();
+    private final Map<String, Map<String, Double>> maxTable = new LinkedHashMap<>();
+    private final Map<String, Map<String, String>> chosenBudgets = new LinkedHashMap<>();
+    private List<Candidate> candidates = List.of();
     private long checkpointBytes = -1;
     private String suite;
 
@@ -73,8 +107,36 @@ public final class Report {
             cols.add(r.column());
             groups.putIfAbsent(r.task(), r.group() == null ? "" : r.group());
             table.computeIfAbsent(r.task(), k -> new LinkedHashMap<>()).put(r.column(), r.top1());
+            if (r.maxTop1() != null) {
+                maxTable.computeIfAbsent(r.task(), k -> new LinkedHashMap<>()).put(r.column(), r.maxTop1());
+            }
+            if (r.budgetSelection() != null) {
+                chosenBudgets.computeIfAbsent(r.task(), k -> new LinkedHashMap<>()).put(r.column(), r.budget());
+            }
         }
         columns.addAll(cols);
+    }
+
+    /** Adds a budget selection's trainings (markdown's selection section, JSON {@code selection}). */
+    public Report withCandidates(List<Candidate> selection) {
+        candidates = List.copyOf(selection);
+        return this;
+    }
+
+    /** Whether any result recorded the max over evaluations. */
+    public boolean hasMaxOverEvaluations() {
+        return !maxTable.isEmpty();
+    }
+
+    /** The max over evaluations of a task in a column, or NaN where it was not recorded. */
+    public double maxTop1(String task, String column) {
+        Double v = maxTable.getOrDefault(task, Map.of()).get(column);
+        return v == null ? Double.NaN : v;
+    }
+
+    /** The budget chosen for a task in a column whose budget was selected per task, else {@code null}. */
+    public String chosenBudget(String task, String column) {
+        return chosenBudgets.getOrDefault(task, Map.of()).get(column);
     }
 
     /** Records the size of the backbone checkpoint the artifacts compare with (JSON {@code checkpointBytes}). */
@@ -143,14 +205,23 @@ public final class Report {
 
     /** The mean top-1 of a group's tasks in a column (those the column has), NaN if none. */
     public double groupMean(String group, String column) {
-        return mean(groups.entrySet().stream().filter(e -> e.getValue().equals(group)).map(Map.Entry::getKey).toList(), column);
+        return groupMean(table, group, column);
+    }
+
+    private double groupMean(Map<String, Map<String, Double>> values, String group, String column) {
+        return mean(values, groups.entrySet().stream().filter(e -> e.getValue().equals(group)).map(Map.Entry::getKey)
+                .toList(), column);
     }
 
     /** VTAB's headline: the mean of the group means (NaN when a group has no value in the column). */
     public double meanOfGroupMeans(String column) {
+        return meanOfGroupMeans(table, column);
+    }
+
+    private double meanOfGroupMeans(Map<String, Map<String, Double>> values, String column) {
         double sum = 0;
         for (String g : groups()) {
-            double m = groupMean(g, column);
+            double m = groupMean(values, g, column);
             if (Double.isNaN(m)) {
                 return Double.NaN;
             }
@@ -161,14 +232,15 @@ public final class Report {
 
     /** The plain mean over the column's tasks. */
     public double mean(String column) {
-        return mean(new ArrayList<>(table.keySet()), column);
+        return mean(table, new ArrayList<>(table.keySet()), column);
     }
 
-    private double mean(List<String> tasks, String column) {
+    private static double mean(Map<String, Map<String, Double>> values, List<String> tasks, String column) {
         double sum = 0;
         int n = 0;
         for (String t : tasks) {
-            double v = top1(t, column);
+            Double boxed = values.getOrDefault(t, Map.of()).get(column);
+            double v = boxed == null ? Double.NaN : boxed;
             if (!Double.isNaN(v)) {
                 sum += v;
                 n++;
@@ -213,26 +285,26 @@ public final class Report {
     public String markdown() {
         var sb = new StringBuilder();
         sb.append("## Run ").append(run).append(": top-1 (%) on test\n\n");
-        sb.append("| task | group |");
-        columns.forEach(c -> sb.append(' ').append(c).append(" |"));
-        sb.append("\n| --- | --- |");
-        columns.forEach(c -> sb.append(" ---: |"));
-        sb.append('\n');
-        for (String task : table.keySet()) {
-            sb.append("| ").append(task).append(" | ").append(groups.get(task)).append(" |");
-            columns.forEach(c -> sb.append(' ').append(percent(top1(task, c))).append(" |"));
-            sb.append('\n');
+        markdownTable(sb, table, true);
+        if (!chosenBudgets.isEmpty()) {
+            sb.append("\nA column `@val200` chose each task's budget on val200 (trained on train800 at each budget, the"
+                    + " best retrained on train800val200); the budget chosen is in brackets.\n");
         }
-        for (String g : groups()) {
-            sb.append("| mean ").append(g).append(" | |");
-            columns.forEach(c -> sb.append(' ').append(percent(groupMean(g, c))).append(" |"));
-            sb.append('\n');
+        if (hasMaxOverEvaluations()) {
+            sb.append("\n## Run ").append(run).append(": test top-1 (%), ").append(MAX_LABEL).append("\n\n");
+            sb.append("The largest test top-1 over the evaluations every `--eval-every` epochs and after the last, where the"
+                    + " trainings recorded it (`spt sweep --report-max-over-evals`); the table above is the final one.\n\n");
+            markdownTable(sb, maxTable, false);
         }
-        sb.append("| mean of group means | |");
-        columns.forEach(c -> sb.append(' ').append(percent(meanOfGroupMeans(c))).append(" |"));
-        sb.append("\n| mean | |");
-        columns.forEach(c -> sb.append(' ').append(percent(mean(c))).append(" |"));
-        sb.append('\n');
+        if (!candidates.isEmpty()) {
+            sb.append("\n## Budget selection: top-1 (%) on val200 of the trainings on train800\n\n");
+            sb.append("| task | column | budget | trainable | val200 top-1 | chosen |\n| --- | --- | --- | ---: | ---: | --- |\n");
+            for (Candidate k : candidates) {
+                sb.append("| ").append(k.task()).append(" | ").append(k.column()).append(" | ").append(k.budget())
+                        .append(" | ").append(String.format(Locale.ROOT, "%,d", k.achieved())).append(" | ")
+                        .append(percent(k.top1())).append(" | ").append(k.chosen() ? "yes" : "").append(" |\n");
+            }
+        }
         JsonObject published = published();
         if (published != null) {
             List<String> pc = new ArrayList<>();
@@ -274,27 +346,79 @@ public final class Report {
         return sb.toString();
     }
 
-    /** The comparison table as CSV: one row per task, then the group means and the means; top-1 in %. */
+    /**
+     * The comparison table as CSV: one row per task, then the group means and the means; top-1 in %.
+     * Where the run recorded the max over evaluations, a column {@code <column> (max over evaluations)}
+     * follows each column that has it.
+     */
     public String csv() {
+        List<String> withMax = columns.stream().filter(c -> maxTable.values().stream().anyMatch(m -> m.containsKey(c)))
+                .toList();
         var sb = new StringBuilder("task,group");
-        columns.forEach(c -> sb.append(',').append(csvCell(c)));
+        for (String c : columns) {
+            sb.append(',').append(csvCell(c));
+            if (withMax.contains(c)) {
+                sb.append(',').append(csvCell(c + " (max over evaluations)"));
+            }
+        }
+        sb.append('\n');
+        var labels = new ArrayList<String>();
+        var rows = new ArrayList<java.util.function.BiFunction<Map<String, Map<String, Double>>, String, Double>>();
+        for (String task : table.keySet()) {
+            labels.add(csvCell(task) + ',' + csvCell(groups.get(task)));
+            rows.add((values, c) -> {
+                Double v = values.getOrDefault(task, Map.of()).get(c);
+                return v == null ? Double.NaN : v;
+            });
+        }
+        for (String g : groups()) {
+            labels.add(csvCell("mean " + g) + ',');
+            rows.add((values, c) -> groupMean(values, g, c));
+        }
+        labels.add("mean of group means,");
+        rows.add(this::meanOfGroupMeans);
+        labels.add("mean,");
+        rows.add((values, c) -> mean(values, new ArrayList<>(table.keySet()), c));
+        for (int i = 0; i < labels.size(); i++) {
+            sb.append(labels.get(i));
+            for (String c : columns) {
+                sb.append(',').append(csvNumber(rows.get(i).apply(table, c)));
+                if (withMax.contains(c)) {
+                    sb.append(',').append(csvNumber(rows.get(i).apply(maxTable, c)));
+                }
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** A comparison table in Markdown: tasks, group means, the mean of group means, the mean. */
+    private void markdownTable(StringBuilder sb, Map<String, Map<String, Double>> values, boolean showChosen) {
+        sb.append("| task | group |");
+        columns.forEach(c -> sb.append(' ').append(c).append(" |"));
+        sb.append("\n| --- | --- |");
+        columns.forEach(c -> sb.append(" ---: |"));
         sb.append('\n');
         for (String task : table.keySet()) {
-            sb.append(csvCell(task)).append(',').append(csvCell(groups.get(task)));
-            columns.forEach(c -> sb.append(',').append(csvNumber(top1(task, c))));
+            sb.append("| ").append(task).append(" | ").append(groups.get(task)).append(" |");
+            for (String c : columns) {
+                Double v = values.getOrDefault(task, Map.of()).get(c);
+                String budget = showChosen ? chosenBudget(task, c) : null;
+                sb.append(' ').append(percent(v == null ? Double.NaN : v)).append(budget == null || v == null ? ""
+                        : " (" + budget + ")").append(" |");
+            }
             sb.append('\n');
         }
         for (String g : groups()) {
-            sb.append(csvCell("mean " + g)).append(',');
-            columns.forEach(c -> sb.append(',').append(csvNumber(groupMean(g, c))));
+            sb.append("| mean ").append(g).append(" | |");
+            columns.forEach(c -> sb.append(' ').append(percent(groupMean(values, g, c))).append(" |"));
             sb.append('\n');
         }
-        sb.append("mean of group means,");
-        columns.forEach(c -> sb.append(',').append(csvNumber(meanOfGroupMeans(c))));
-        sb.append("\nmean,");
-        columns.forEach(c -> sb.append(',').append(csvNumber(mean(c))));
+        sb.append("| mean of group means | |");
+        columns.forEach(c -> sb.append(' ').append(percent(meanOfGroupMeans(values, c))).append(" |"));
+        sb.append("\n| mean | |");
+        columns.forEach(c -> sb.append(' ').append(percent(mean(values, new ArrayList<>(table.keySet()), c))).append(" |"));
         sb.append('\n');
-        return sb.toString();
     }
 
     /**
@@ -333,6 +457,40 @@ public final class Report {
         var mean = new JsonObject();
         columns.forEach(c -> addNumber(mean, c, mean(c)));
         o.add("mean", mean);
+        if (hasMaxOverEvaluations()) {
+            // the same shape as the comparison, of the max over evaluations where recorded
+            var max = new JsonObject();
+            max.addProperty("label", MAX_LABEL);
+            var maxRows = new JsonArray();
+            for (String task : table.keySet()) {
+                var r = new JsonObject();
+                r.addProperty("task", task);
+                r.addProperty("group", groups.get(task));
+                var values = new JsonObject();
+                columns.forEach(c -> addNumber(values, c, maxTop1(task, c)));
+                r.add("top1", values);
+                maxRows.add(r);
+            }
+            max.add("rows", maxRows);
+            var maxGroups = new JsonObject();
+            for (String g : groups()) {
+                var values = new JsonObject();
+                columns.forEach(c -> addNumber(values, c, groupMean(maxTable, g, c)));
+                maxGroups.add(g, values);
+            }
+            max.add("groupMeans", maxGroups);
+            var maxMgm = new JsonObject();
+            columns.forEach(c -> addNumber(maxMgm, c, meanOfGroupMeans(maxTable, c)));
+            max.add("meanOfGroupMeans", maxMgm);
+            var maxMean = new JsonObject();
+            columns.forEach(c -> addNumber(maxMean, c, mean(maxTable, new ArrayList<>(table.keySet()), c)));
+            max.add("mean", maxMean);
+            o.add("maxOverEvaluations", max);
+        }
+        if (!chosenBudgets.isEmpty()) {
+            o.add("chosenBudgets", gson.toJsonTree(chosenBudgets));
+        }
+        o.add("selection", gson.toJsonTree(candidates));
         if (checkpointBytes >= 0) {
             o.addProperty("checkpointBytes", checkpointBytes);
         }

@@ -13,7 +13,8 @@ import org.apache.spark.scheduler.SparkListenerTaskStart;
  * Stage 3's progress on the driver, one line as each training ends: trainings done of the total,
  * running, failed attempts (Spark retries them) and the time left, estimated from the wall time
  * per finished training so far (trainings already committed finish at once and make it low at
- * first). It follows the Spark job of one job group and
+ * first), and the trainings that failed for good (their job failed after Spark's retries; the
+ * sweep says so through {@link #trainingFailed}). It follows the Spark jobs of one job group and
  * ignores every other job. Lines go through {@code log}, which must accept calls from Spark's
  * listener thread.
  */
@@ -27,6 +28,7 @@ final class TrainingProgress extends SparkListener {
     private int done;
     private int running;
     private int failed;
+    private int givenUp;
     private boolean closed;
     private boolean printedLast;
 
@@ -64,27 +66,39 @@ final class TrainingProgress extends SparkListener {
         }
         if (!closed) {
             log.accept(line());
-            printedLast = done >= total;
+            printedLast = done + givenUp >= total;
         }
+    }
+
+    /**
+     * A training that will not be done: its job failed after Spark's retries (its last failed attempt
+     * was counted already), or it was never submitted because what it needed failed.
+     */
+    synchronized void trainingFailed() {
+        givenUp++;
     }
 
     /** The progress line as it stands. */
     synchronized String line() {
         double elapsed = (System.nanoTime() - started) / 1e9;
-        String left = done == 0 || done >= total ? ""
-                : ", about " + duration(elapsed / done * (total - done)) + " left";
-        return String.format(Locale.ROOT, "stage 3: %d/%d trainings done, %d running, %d failed attempt%s%s", done, total,
-                running, failed, failed == 1 ? "" : "s", left);
+        int remaining = total - done - givenUp;
+        String left = done == 0 || remaining <= 0 ? ""
+                : ", about " + duration(elapsed / done * remaining) + " left";
+        String gaveUp = givenUp == 0 ? "" : String.format(Locale.ROOT, ", %d training%s failed for good", givenUp,
+                givenUp == 1 ? "" : "s");
+        return String.format(Locale.ROOT, "stage 3: %d/%d trainings done, %d running, %d failed attempt%s%s%s", done, total,
+                running, failed, failed == 1 ? "" : "s", gaveUp, left);
     }
 
     /**
-     * Stops printing: events Spark delivers after the job returned are dropped. When the job
-     * succeeded and the last training's line has not come yet (Spark's listener bus is
-     * asynchronous), prints it now, so the last line always says every training is done.
+     * Stops printing: events Spark delivers after the jobs returned are dropped. When stage 3 ended
+     * (every training done or failed for good) and the last training's line has not come yet (Spark's
+     * listener bus is asynchronous), prints it now, so the last line always says every training is
+     * done but those that failed.
      */
     synchronized void close(boolean succeeded) {
         if (!closed && succeeded && !printedLast) {
-            done = total;
+            done = total - givenUp;
             running = 0;
             log.accept(line());
         }

@@ -44,7 +44,8 @@ import org.sptspark.tuning.TuningLayout;
 /**
  * SPT's stage 3 for one (task, method, budget), without Spark: load the backbone, build the
  * method's layout (from the plan for SPT), train on {@code train800val200}, evaluate top-1 on
- * {@code test}, and commit the artifact. A committed artifact is not redone unless forced; when
+ * {@code test}, and commit the artifact. A budget selection's trainings run on {@code train800} and
+ * evaluate on {@code val200} instead ({@link Request#forSelection}), into a folder of their own. A committed artifact is not redone unless forced; when
  * another writer (a concurrent sweep) commits the same artifact while this one trains, this one's
  * is discarded and the committed one is returned, as reused.
  */
@@ -63,16 +64,39 @@ public final class TaskTraining {
      * @param budget for {@link Method#LORA} and {@link Method#ADAPTER} only: a budget ({@code 20k}) that
      *     sizes the modules instead of {@code rank} ({@link Method#match}); {@code null} for every
      *     matrix at {@code rank}
+     * @param trainSplit the split trained on ({@link Split#TRAINVAL}, or {@link Split#TRAIN} for a
+     *     budget selection's training)
+     * @param evalSplit the split the final top-1 is taken on ({@link Split#TEST}, or {@link Split#VAL})
+     * @param maxOverEvals also evaluate {@code evalSplit} at every {@code evalEvery} point and record the
+     *     largest top-1 (the SPT reference's reported figure): one more evaluation per point, the
+     *     trained artifact unchanged
      */
     public record Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
             VitConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
-            Recipe recipe, String lake, int evalBatchSize, boolean force, String versions, String budget)
-            implements Serializable {
+            Recipe recipe, String lake, int evalBatchSize, boolean force, String versions, String budget,
+            Split trainSplit, Split evalSplit, boolean maxOverEvals) implements Serializable {
 
         public Request {
             if (budget != null) {
                 new Method.AtBudget(method, budget);
             }
+            if (trainSplit == null || evalSplit == null) {
+                throw new IllegalArgumentException("a training needs its train and evaluation splits");
+            }
+            if (trainSplit == evalSplit || trainSplit == Split.TRAINVAL && evalSplit == Split.VAL
+                    || trainSplit == Split.TEST) {
+                throw new IllegalArgumentException("training on " + trainSplit.vtabList() + " and evaluating on "
+                        + evalSplit.vtabList() + " would evaluate on trained images");
+            }
+        }
+
+        /** A request on {@code train800val200}, evaluated on {@code test}, with a baseline budget or none. */
+        public Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
+                VitConfig config, Normalization normalization, Method method, String planUri, int rank,
+                SnellaOptions snella, Recipe recipe, String lake, int evalBatchSize, boolean force, String versions,
+                String budget) {
+            this(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank, snella,
+                    recipe, lake, evalBatchSize, force, versions, budget, Split.TRAINVAL, Split.TEST, false);
         }
 
         /** A request without a baseline budget. */
@@ -81,6 +105,23 @@ public final class TaskTraining {
                 SnellaOptions snella, Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) {
             this(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank, snella,
                     recipe, lake, evalBatchSize, force, versions, null);
+        }
+
+        /** This training as a budget selection runs it: on {@code train800}, evaluated on {@code val200}. */
+        public Request forSelection() {
+            return new Request(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank,
+                    snella, recipe, lake, evalBatchSize, force, versions, budget, Split.TRAIN, Split.VAL, false);
+        }
+
+        /** This training with the largest top-1 over its evaluations recorded, or not. */
+        public Request withMaxOverEvals(boolean on) {
+            return new Request(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank,
+                    snella, recipe, lake, evalBatchSize, force, versions, budget, trainSplit, evalSplit, on);
+        }
+
+        /** Whether this is a budget selection's training (not on {@code train800val200}). */
+        public boolean selection() {
+            return trainSplit != Split.TRAINVAL;
         }
 
         /**
@@ -124,11 +165,25 @@ public final class TaskTraining {
      * @param trainableWithHead everything trained, the head included
      * @param perClass top-1 per class on test
      * @param trainable backbone scalars trained, the head excluded (for SNELLA its factors, unlike {@code achieved})
+     * @param top1 top-1 on {@code evalSplit} ({@code testImages} its images)
+     * @param trainSplit and {@code evalSplit}: {@code train800val200} and {@code test}, or a budget
+     *     selection's {@code train800} and {@code val200}
+     * @param maxTop1 the largest {@code evalSplit} top-1 over the evaluations during training, where the
+     *     training recorded it ({@link Request#maxOverEvals}), else {@code null}
      */
     public record Outcome(String folder, String method, String budgetLabel, long budgetTarget, long achieved,
             long trainableWithHead, double top1, double[] perClass, long testImages, double trainSeconds,
-            double evalSeconds, long artifactBytes, String planId, boolean reused, String precision, long trainable)
-            implements Serializable {
+            double evalSeconds, long artifactBytes, String planId, boolean reused, String precision, long trainable,
+            String trainSplit, String evalSplit, Double maxTop1) implements Serializable {
+
+        /** An outcome on {@code train800val200}, evaluated on {@code test}, without the max over evaluations. */
+        public Outcome(String folder, String method, String budgetLabel, long budgetTarget, long achieved,
+                long trainableWithHead, double top1, double[] perClass, long testImages, double trainSeconds,
+                double evalSeconds, long artifactBytes, String planId, boolean reused, String precision, long trainable) {
+            this(folder, method, budgetLabel, budgetTarget, achieved, trainableWithHead, top1, perClass, testImages,
+                    trainSeconds, evalSeconds, artifactBytes, planId, reused, precision, trainable, "train800val200", "test",
+                    null);
+        }
 
         /** The column a summary gives it: {@code lora@20k}, {@code spt-lora@0.4M}, {@code linear}. */
         public String column() {
@@ -138,8 +193,24 @@ public final class TaskTraining {
 
     /** The artifact folder a request commits to. */
     public static String folder(Request r, Configuration hadoop) {
-        String budget = r.budgetLabel(r.method().needsPlan() ? plan(r, hadoop) : null);
-        return Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(), r.method(), budget);
+        return folder(r, r.method().needsPlan() ? plan(r, hadoop) : null);
+    }
+
+    /**
+     * The artifact folder: {@link Artifacts#folder}, or for a budget selection's training the same leaf
+     * under {@code <train split>-<eval split>/} beside the final artifacts
+     * ({@code .../vit_demo_patch8_32-<sha12>/train800-val200/spt-lora-20k}): a training on {@code train800}
+     * is another artifact than the one on {@code train800val200} at the same budget.
+     */
+    static String folder(Request r, TuningPlan plan) {
+        String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
+                r.method(), r.budgetLabel(plan));
+        if (!r.selection()) {
+            return folder;
+        }
+        Path leaf = new Path(folder);
+        return new Path(new Path(leaf.getParent(), r.trainSplit().vtabList() + "-" + r.evalSplit().vtabList()),
+                leaf.getName()).toString();
     }
 
     /**
@@ -174,17 +245,16 @@ public final class TaskTraining {
             r.snella().checkEpochs(r.effectiveRecipe().epochs());
         }
         TuningPlan plan = r.method().needsPlan() ? plan(r, hadoop) : null;
-        String folder = Artifacts.folder(r.lake(), r.suite(), r.task().name(), r.config().name(), r.backboneSha(),
-                r.method(), r.budgetLabel(plan));
+        String folder = folder(r, plan);
         try {
             if (!r.force() && Artifacts.committed(hadoop, folder)) {
                 log.accept("committed artifact exists at " + folder + "; not retraining");
                 return outcome(folder, Artifacts.manifest(hadoop, folder), true);
             }
             var reader = new DatasetReader(hadoop);
-            List<Sample> train = reader.read(r.dataRoot(), r.task(), Split.TRAINVAL);
+            List<Sample> train = reader.read(r.dataRoot(), r.task(), r.trainSplit());
             List<Sample> val = reader.read(r.dataRoot(), r.task(), Split.VAL);
-            List<Sample> test = reader.read(r.dataRoot(), r.task(), Split.TEST);
+            List<Sample> test = r.evalSplit() == Split.VAL ? val : reader.read(r.dataRoot(), r.task(), r.evalSplit());
             int size = r.config().imageSize();
             try (NDManager manager = NDManager.newBaseManager(device)) {
                 VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
@@ -216,22 +286,62 @@ public final class TaskTraining {
                                 competition.allocator().targetVolume(), r.snella().initSparsity(),
                                 r.snella().target(r.task().name()), r.effectiveRecipe().epochs()));
                     }
-                    String name = r.task().name() + " " + label(r, plan);
-                    Trainer.Result result = Trainer.train(tuned, trainImages, r.effectiveRecipe(),
-                            () -> Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes()),
-                            e -> log.accept(String.format(Locale.ROOT,
-                                    "%s epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%s", name, e.epoch(),
-                                    e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond(),
-                                    Double.isNaN(e.monitorAccuracy()) ? "" : String.format(Locale.ROOT, " val top-1 %.3f",
-                                            e.monitorAccuracy()))));
-                    long evalStarted = System.nanoTime();
-                    Accuracy accuracy = Trainer.evaluate(tuned,
-                            LabeledImages.stream(test, hadoop, size, r.normalization(), r.evalBatchSize()), r.task().classes());
-                    double evalSeconds = (System.nanoTime() - evalStarted) / 1e9;
-                    log.accept(String.format(Locale.ROOT, "%s: test top-1 %.4f on %d images", name, accuracy.top1(),
-                            accuracy.images()));
+                    String name = r.task().name() + " " + label(r, plan) + (r.selection()
+                            ? " (" + r.trainSplit().vtabList() + ", for the budget selection)" : "");
+                    // the evaluation split at every monitoring point too: for the max over evaluations, and
+                    // for free where it is the monitoring split (a selection's val200)
+                    boolean everyPoint = r.maxOverEvals() || r.evalSplit() == Split.VAL;
+                    var atPoints = new ArrayList<Accuracy>();
+                    var evaluations = new ArrayList<ArtifactManifest.Evaluation>();
+                    double[] lastEvalSeconds = {0};
+                    java.util.function.Supplier<Accuracy> monitor = () -> {
+                        long v0 = System.nanoTime();
+                        Accuracy v = Trainer.evaluate(tuned, valImages.batches(r.evalBatchSize()), r.task().classes());
+                        if (r.evalSplit() == Split.VAL) {
+                            atPoints.add(v);
+                            lastEvalSeconds[0] = (System.nanoTime() - v0) / 1e9;
+                        } else if (everyPoint) {
+                            long t0 = System.nanoTime();
+                            atPoints.add(Trainer.evaluate(tuned, LabeledImages.stream(test, hadoop, size, r.normalization(),
+                                    r.evalBatchSize()), r.task().classes()));
+                            lastEvalSeconds[0] = (System.nanoTime() - t0) / 1e9;
+                        }
+                        return v;
+                    };
+                    Trainer.Result result = Trainer.train(tuned, trainImages, r.effectiveRecipe(), monitor, e -> {
+                        if (!Double.isNaN(e.monitorAccuracy())) {
+                            evaluations.add(new ArtifactManifest.Evaluation(e.epoch(), e.monitorAccuracy(),
+                                    everyPoint ? atPoints.get(atPoints.size() - 1).top1() : null));
+                        }
+                        log.accept(String.format(Locale.ROOT,
+                                "%s epoch %d/%d lr %.2e loss %.4f train top-1 %.3f %.0f img/s%s%s", name, e.epoch(),
+                                e.epochs(), e.lr(), e.loss(), e.accuracy(), e.imagesPerSecond(),
+                                Double.isNaN(e.monitorAccuracy()) ? "" : String.format(Locale.ROOT, " val top-1 %.3f",
+                                        e.monitorAccuracy()),
+                                Double.isNaN(e.monitorAccuracy()) || !r.maxOverEvals() || r.evalSplit() == Split.VAL ? ""
+                                        : String.format(Locale.ROOT, " %s top-1 %.3f", r.evalSplit().vtabList(),
+                                                atPoints.get(atPoints.size() - 1).top1())));
+                    });
+                    Accuracy accuracy;
+                    double evalSeconds;
+                    if (everyPoint) {
+                        // the trainer evaluated after the last epoch: that evaluation is the final one
+                        accuracy = atPoints.get(atPoints.size() - 1);
+                        evalSeconds = lastEvalSeconds[0];
+                    } else {
+                        long evalStarted = System.nanoTime();
+                        accuracy = Trainer.evaluate(tuned,
+                                LabeledImages.stream(test, hadoop, size, r.normalization(), r.evalBatchSize()),
+                                r.task().classes());
+                        evalSeconds = (System.nanoTime() - evalStarted) / 1e9;
+                    }
+                    Double maxTop1 = everyPoint ? atPoints.stream().mapToDouble(Accuracy::top1).max().getAsDouble() : null;
+                    log.accept(String.format(Locale.ROOT, "%s: %s top-1 %.4f on %d images%s", name,
+                            r.evalSplit().vtabList(), accuracy.top1(), accuracy.images(), maxTop1 == null || r.selection()
+                                    ? "" : String.format(Locale.ROOT, " (max over %d evaluations %.4f)", atPoints.size(),
+                                            maxTop1)));
                     ArtifactManifest manifest = manifest(r, plan, matched, layout, tuned, result, accuracy, evalSeconds,
-                            trainImages.count());
+                            trainImages.count(), evaluations, maxTop1);
                     if (r.force()) {
                         Artifacts.write(hadoop, folder, tuned, manifest);
                     } else if (!Artifacts.writeIfAbsent(hadoop, folder, tuned, manifest)) {
@@ -270,7 +380,8 @@ public final class TaskTraining {
 
     private static ArtifactManifest manifest(Request r, TuningPlan plan, MatchedBudget matched, TuningLayout layout,
             TunedModel tuned,
-            Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages) {
+            Trainer.Result result, Accuracy accuracy, double evalSeconds, int trainImages,
+            List<ArtifactManifest.Evaluation> evaluations, Double maxTop1) {
         ArtifactManifest.Budget budget;
         SnellaManifest snella = null;
         if (plan != null) {
@@ -298,7 +409,9 @@ public final class TaskTraining {
         Trainer.Epoch last = result.last();
         var metrics = new ArtifactManifest.Metrics(accuracy.top1(), accuracy.images(), perClass, last.loss(),
                 last.accuracy(), Double.isNaN(last.monitorAccuracy()) ? null : last.monitorAccuracy(), trainImages,
-                result.seconds(), evalSeconds, result.steps(), result.optimizerStateBytes());
+                result.seconds(), evalSeconds, result.steps(), result.optimizerStateBytes(),
+                r.trainSplit() == Split.TRAINVAL ? null : r.trainSplit().vtabList(),
+                r.evalSplit() == Split.TEST ? null : r.evalSplit().vtabList(), List.copyOf(evaluations), maxTop1);
         return new ArtifactManifest(TaskRef.of(r.suite(), r.task(), r.dataRoot()),
                 new BackboneRef(r.config().name(), r.config(), r.backboneUri(), r.backboneSha()), r.method().id(),
                 layout.rank(), budget, snella, trainable, planRef,
@@ -315,6 +428,7 @@ public final class TaskTraining {
         return new Outcome(folder, m.method(), budget.label(), budget.target() == null ? 0 : budget.target(),
                 budget.achieved(), m.trainable().total(), metrics.top1(), perClass, metrics.testImages(),
                 metrics.trainSeconds(), metrics.evalSeconds(), m.files().get(Artifacts.TENSORS).bytes(), planId, reused,
-                m.precision(), m.trainable().backbone());
+                m.precision(), m.trainable().backbone(), metrics.trainSplitOrDefault(), metrics.evalSplitOrDefault(),
+                metrics.maxTop1());
     }
 }

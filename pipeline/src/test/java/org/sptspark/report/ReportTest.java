@@ -89,4 +89,46 @@ class ReportTest {
         // the demo suite has no published counterpart
         assertEquals(null, report.withSuite("demo").published());
     }
+
+    /**
+     * A run with a budget chosen per task on val200 and the max over evaluations recorded: the column
+     * {@code spt-lora@val200} with each task's chosen budget, a second table of the max, labelled as
+     * the reference's (optimistic) figure, in every format; the selection's trainings listed.
+     */
+    @Test
+    void aSelectedBudgetAndTheMaxOverEvaluationsAreShownAndLabelled() {
+        Report selected = new Report("run-3", List.of(
+                new Report.Result("t1", "natural", "spt-lora", "20k", 100, 200, 0.50, 50, "a/t1", 1000, "val200", 0.60),
+                new Report.Result("t3", "structured", "spt-lora", "10k", 100, 200, 0.20, 50, "a/t3", 1000, "val200", 0.30),
+                new Report.Result("t1", "natural", "linear", null, 0, 10, 0.40, 50, "a/t1l", 10, null, 0.40),
+                new Report.Result("t3", "structured", "linear", null, 0, 10, 0.10, 50, "a/t3l", 10, null, null)),
+                List.of()).withCandidates(List.of(
+                        new Report.Candidate("t1", "spt-lora@val200", "spt-lora", "10k", 9_900, 0.25, false, "s/t1/10k"),
+                        new Report.Candidate("t1", "spt-lora@val200", "spt-lora", "20k", 19_800, 0.5, true, "s/t1/20k")));
+        assertEquals(List.of("spt-lora@val200", "linear"), selected.columns());
+        assertEquals("20k", selected.chosenBudget("t1", "spt-lora@val200"));
+        assertEquals(0.60, selected.maxTop1("t1", "spt-lora@val200"), 1e-12);
+        assertTrue(Double.isNaN(selected.maxTop1("t3", "linear")));
+        String md = selected.markdown();
+        assertTrue(md.contains("| t1 | natural | 50.0 (20k) | 40.0 |"), md);
+        assertTrue(md.contains("test top-1 (%), " + Report.MAX_LABEL), md);
+        // max table: natural 60 and 40, structured 30 and none; the mean of group means 45 and none
+        assertTrue(md.contains("| t1 | natural | 60.0 | 40.0 |\n| t3 | structured | 30.0 | - |"), md);
+        assertTrue(md.contains("| mean of group means | | 45.0 | - |"), md);
+        assertTrue(md.contains("| t1 | spt-lora@val200 | 20k | 19,800 | 50.0 | yes |"), md);
+        String csv = selected.csv();
+        assertTrue(csv.startsWith("task,group,spt-lora@val200,spt-lora@val200 (max over evaluations),linear,"
+                + "linear (max over evaluations)\n"), csv);
+        assertTrue(csv.contains("\nt3,structured,20.00,30.00,10.00,\n"), csv);
+        var json = JsonParser.parseString(selected.json()).getAsJsonObject();
+        var max = json.getAsJsonObject("maxOverEvaluations");
+        assertEquals(Report.MAX_LABEL, max.get("label").getAsString());
+        assertEquals(0.45, max.getAsJsonObject("meanOfGroupMeans").get("spt-lora@val200").getAsDouble(), 1e-12);
+        assertEquals("20k", json.getAsJsonObject("chosenBudgets").getAsJsonObject("t1").get("spt-lora@val200").getAsString());
+        assertEquals(2, json.getAsJsonArray("selection").size());
+        assertEquals(0.6, json.getAsJsonArray("results").get(0).getAsJsonObject().get("maxTop1").getAsDouble(), 1e-12);
+        // without either, nothing of them shows
+        assertTrue(!report.markdown().contains("max over evaluations") && !report.csv().contains("max over evaluations"));
+        assertTrue(!JsonParser.parseString(report.json()).getAsJsonObject().has("maxOverEvaluations"));
+    }
 }

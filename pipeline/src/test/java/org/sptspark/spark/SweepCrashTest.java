@@ -279,14 +279,15 @@ class SweepCrashTest {
         Path local = dir.resolve("full-lake");
         String lake = FaultyFileSystem.uri(local);
         FaultyFileSystem.SPACE.set(4000); // the linear probe's tensors fit, not their manifest too
-        Throwable failure;
+        Sweep.Result result;
         try {
-            failure = assertThrows(org.apache.spark.SparkException.class,
-                    () -> Sweep.run(spark, config(data, backbone, lake, "f", List.of(Method.LINEAR)), line -> { }));
+            result = Sweep.run(spark, config(data, backbone, lake, "f", List.of(Method.LINEAR)), line -> { });
         } finally {
             FaultyFileSystem.reset();
         }
-        SweepTest.awaitIdle(spark);
+        assertEquals(List.of(), result.entries());
+        assertEquals(1, result.failures().size(), "the training failed, and the sweep says so");
+        Throwable failure = result.failures().get(0).error();
         String message = null;
         for (Throwable t = failure; t != null && message == null; t = t.getCause()) {
             if (t instanceof IOException && t.getMessage() != null && t.getMessage().startsWith("cannot write ")) {

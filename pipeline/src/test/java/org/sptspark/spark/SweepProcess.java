@@ -17,7 +17,8 @@ import org.sptspark.tuning.Method;
  * {@code --barrier DIR --name N} (each training waits for the other sweep to reach it, see
  * {@link SweepCrashTest#together}), {@code --pause METHOD} (its trainings wait a minute before they
  * start: the sweep is killed meanwhile) and {@code --result F} (a line per entry: folder, reused). Log
- * lines go to stdout.
+ * lines go to stdout. With {@code --scale true} it runs {@link SweepSuiteScaleTest}'s 19-task sweep
+ * instead ({@code --methods} then unused).
  */
 public final class SweepProcess {
 
@@ -26,7 +27,9 @@ public final class SweepProcess {
         for (int i = 0; i + 1 < args.length; i += 2) {
             a.put(args[i].substring(2), args[i + 1]);
         }
-        List<Method> methods = Arrays.stream(a.get("methods").split(",")).map(Method::parse).toList();
+        boolean scale = a.containsKey("scale");
+        List<Method> methods = scale ? List.of()
+                : Arrays.stream(a.get("methods").split(",")).map(Method::parse).toList();
         SparkSession spark = SweepCrashTest.session("SweepProcess");
         try {
             if (a.containsKey("ready")) {
@@ -38,8 +41,9 @@ public final class SweepProcess {
             }
             Sweep.TaskHook hook = a.containsKey("barrier") ? SweepCrashTest.together(a.get("barrier"), a.get("name"))
                     : a.containsKey("pause") ? SweepCrashTest.pauseBefore(a.get("pause"), 60_000) : Sweep.TaskHook.NONE;
-            var result = Sweep.run(spark, SweepCrashTest.config(a.get("data"), a.get("backbone"), a.get("lake"), a.get("run"),
-                    methods), line -> System.out.println("sweep: " + line), hook);
+            var config = scale ? SweepSuiteScaleTest.config(a.get("data"), a.get("backbone"), a.get("lake"), a.get("run"))
+                    : SweepCrashTest.config(a.get("data"), a.get("backbone"), a.get("lake"), a.get("run"), methods);
+            var result = Sweep.run(spark, config, line -> System.out.println("sweep: " + line), hook);
             if (a.containsKey("result")) {
                 var lines = result.entries().stream().map(e -> e.outcome().folder() + "\t" + e.outcome().reused()).toList();
                 Files.write(Path.of(a.get("result")), lines);

@@ -31,4 +31,17 @@ class TrainingProgressTest {
         new TrainingProgress("group", 3, lines::add).close(false);
         assertTrue(lines.isEmpty(), lines.toString());
     }
+
+    @Test
+    void trainingsThatFailedForGoodAreCountedApartAndNotWaitedFor() {
+        var lines = new ArrayList<String>();
+        var progress = new TrainingProgress("group", 4, lines::add);
+        progress.trainingFailed();
+        assertEquals("stage 3: 0/4 trainings done, 0 running, 0 failed attempts, 1 training failed for good",
+                progress.line());
+        progress.trainingFailed();
+        progress.close(true);
+        assertEquals(java.util.List.of("stage 3: 2/4 trainings done, 0 running, 0 failed attempts, 2 trainings failed"
+                + " for good"), lines);
+    }
 }
