@@ -63,7 +63,9 @@ public final class ArtifactRouter implements Serializable {
      * A router over a run's artifacts of one method (and budget) in a lake's results table, one per
      * task (the latest recorded where a task was trained twice).
      *
-     * @param budget the budget label ({@code 20k}), or {@code null} when the method has one per task
+     * @param budget the budget label ({@code 20k}), {@code -} for the method's artifacts without a
+     *     budget (plain {@code lora} beside {@code lora@20k}), or {@code null} when the method has one
+     *     per task
      * @throws IllegalArgumentException when the run, the method or the budget is not in the table,
      *     or a task has artifacts at several budgets and none is given
      */
@@ -89,7 +91,7 @@ public final class ArtifactRouter implements Serializable {
             String m = r.getString(1);
             String b = r.isNullAt(2) ? null : r.getString(2);
             methods.add(m + (b == null ? "" : "@" + b));
-            if (!m.equals(method) || (budget != null && !budget.equals(b))) {
+            if (!m.equals(method) || (budget != null && !budget.equals(b == null ? "-" : b))) {
                 continue;
             }
             budgets.computeIfAbsent(r.getString(0), k -> new TreeSet<>()).add(b == null ? "-" : b);
@@ -105,7 +107,7 @@ public final class ArtifactRouter implements Serializable {
         for (var e : budgets.entrySet()) {
             if (e.getValue().size() > 1) {
                 throw new IllegalArgumentException("task " + e.getKey() + " has " + method + " artifacts at budgets "
-                        + e.getValue() + " in run " + run + ": give the budget");
+                        + e.getValue() + " in run " + run + ": give the budget (- for none)");
             }
         }
         var artifacts = new ArrayList<String>();

@@ -278,6 +278,11 @@ class SptClassifierTest {
                 .setBackbone(backbone.toString()).setLakeRun(lake, "r1", "lora", null).transform(images));
         assertTrue(ambiguous.getMessage().contains("has lora artifacts at budgets [20k, 40k] in run r1: give the budget"),
                 ambiguous.getMessage());
+        // plain lora beside lora@20k: '-' names the one without a budget
+        var plain = ArtifactRouter.fromLake(spark, backbone.toString(), lake, "r1", "mixed", "-");
+        assertEquals(KINDS.size(), plain.targets().size());
+        var budgeted = ArtifactRouter.fromLake(spark, backbone.toString(), lake, "r1", "lora", "20k");
+        assertEquals(List.of(KINDS.get(0).task), budgeted.tasks());
         var noRun = assertThrows(IllegalArgumentException.class, () -> new SptClassifier()
                 .setBackbone(backbone.toString()).setLakeRun(lake, "r2", "lora", null).transform(images));
         assertTrue(noRun.getMessage().contains("no run 'r2'") && noRun.getMessage().contains("[r1]"), noRun.getMessage());
