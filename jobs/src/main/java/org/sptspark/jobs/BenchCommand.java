@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 /** Benchmarks that print figures for BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print figures.",
         subcommands = {BenchCommand.Model.class, BenchCommand.Allocate.class, BenchCommand.Data.class,
-            BenchCommand.Sensitivity.class, BenchCommand.Train.class, BenchPredictCommand.class, BenchGpuCommand.class,
+            BenchCommand.Sensitivity.class, BenchCommand.Train.class, BenchGpuCommand.class,
             BenchPeerCommand.class})
 final class BenchCommand implements Runnable {
 

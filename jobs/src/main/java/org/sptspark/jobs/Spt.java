@@ -24,7 +24,18 @@ public final class Spt {
 
     public static void main(String[] args) {
         offline();
-        System.exit(Failures.execute(new CommandLine(new Spt()), Spt::configure, args));
+        System.exit(Failures.execute(tree(), Spt::configure, args));
+    }
+
+    /**
+     * The command tree: {@code bench predict} reads a lake through Spark and Hadoop, so it is added
+     * here and not in {@link BenchCommand}'s annotation, which the Spark-free node command line
+     * ({@link SptNode}) shares.
+     */
+    static CommandLine tree() {
+        var cli = new CommandLine(new Spt());
+        cli.getSubcommands().get("bench").addSubcommand("predict", new CommandLine(new BenchPredictCommand()));
+        return cli;
     }
 
     /** No run-time downloads: the PyTorch natives come from Maven Central on the class path (or the node's torch). */
@@ -36,7 +47,7 @@ public final class Spt {
 
     /** The configured parser: bad input prints one clear line, not a stack trace. */
     static CommandLine commandLine() {
-        return configure(new CommandLine(new Spt()));
+        return configure(tree());
     }
 
     /**

@@ -19,7 +19,7 @@ class CommandDescriptionsTest {
     @Test
     void everyCommandOfSptStartsItsDescriptionWithAOneLineSentence() {
         var problems = new ArrayList<String>();
-        int checked = check(new CommandLine(new Spt()), problems);
+        int checked = check(Spt.tree(), problems);
         assertTrue(checked > 20, "walked only " + checked + " commands");
         assertEquals(List.of(), problems);
     }
@@ -33,7 +33,7 @@ class CommandDescriptionsTest {
 
     @Test
     void theListOfCommandsShowsTheFirstLineOfEachDescriptionAndNotTheRest() {
-        var cli = new CommandLine(new Spt()).setUsageHelpWidth(40 + MAX_SUMMARY);
+        var cli = Spt.tree().setUsageHelpWidth(40 + MAX_SUMMARY);
         String usage = cli.getUsageMessage(CommandLine.Help.Ansi.OFF);
         String[] sweep = cli.getSubcommands().get("sweep").getCommandSpec().usageMessage().description();
         assertTrue(usage.contains(" " + sweep[0] + System.lineSeparator()), usage);
