@@ -236,6 +236,25 @@ public final class Sweep {
         var backboneSpace = org.sptspark.model.ParameterSpace.of(architecture);
         List<Budget> budgets = spt.isEmpty() ? List.of()
                 : c.budgets().stream().map(b -> Budget.parse(b, backboneSpace.backboneSize())).toList();
+        // one budget written twice (20k and 20000) would train twice under two names
+        var seen = new LinkedHashMap<String, String>();
+        for (Budget b : budgets) {
+            String before = seen.putIfAbsent("spt@" + b.target(), b.label());
+            if (before != null) {
+                throw new IllegalArgumentException("--budgets gives " + before + " and " + b.label() + ", the same budget ("
+                        + b.target() + "): give it once");
+            }
+        }
+        for (Method.AtBudget a : c.methods()) {
+            if (a.budget() != null) {
+                long target = a.parseBudget(backboneSpace).target();
+                String before = seen.putIfAbsent(a.method().id() + "@" + target, a.name());
+                if (before != null && !before.equals(a.name())) {
+                    throw new IllegalArgumentException("--methods gives " + before + " and " + a.name() + ", the same budget ("
+                            + target + "): give it once");
+                }
+            }
+        }
         for (Method m : spt) {
             BudgetAllocator.checkReachable(budgets, backboneSpace, AllocationRule.defaults(m.planModule(), c.rank()),
                     c.strictBudgets(), warning -> log.accept("warning: " + m.id() + ": " + warning));

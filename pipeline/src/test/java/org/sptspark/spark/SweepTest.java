@@ -157,6 +157,17 @@ class SweepTest {
                     2, "m2", "{}", false, true);
             var e = assertThrows(IllegalArgumentException.class, () -> Sweep.run(spark, tooLittle, line -> { }));
             assertTrue(e.getMessage().startsWith("lora@100: budget 100 is below the smallest lora"), e.getMessage());
+            // one budget written twice would train twice under two names: refused on the driver
+            var twice = new Sweep.Config(c.suite(), c.tasks(), c.dataRoot(), c.backbone(), c.preset(), c.lake(),
+                    List.of(Method.AtBudget.parse("lora@5k"), Method.AtBudget.parse("lora@5000")), List.of(), 1, c.snella(),
+                    c.recipe(), c.normalization(), 8, 2, "m3", "{}", false, true);
+            e = assertThrows(IllegalArgumentException.class, () -> Sweep.run(spark, twice, line -> { }));
+            assertEquals("--methods gives lora@5k and lora@5000, the same budget (5000): give it once", e.getMessage());
+            var twiceSpt = new Sweep.Config(c.suite(), c.tasks(), c.dataRoot(), c.backbone(), c.preset(), c.lake(),
+                    List.of(Method.AtBudget.parse("spt-lora")), List.of("5k", "5000"), 1, c.snella(), c.recipe(),
+                    c.normalization(), 8, 2, "m4", "{}", false, true);
+            e = assertThrows(IllegalArgumentException.class, () -> Sweep.run(spark, twiceSpt, line -> { }));
+            assertEquals("--budgets gives 5k and 5000, the same budget (5000): give it once", e.getMessage());
         } finally {
             spark.stop();
         }
