@@ -3,10 +3,10 @@ package org.sptspark.jobs;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
+import org.sptspark.model.TensorRole;
 import org.sptspark.model.TensorSpec;
-import org.sptspark.model.VitConfig;
-import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
 
 /** Prints a preset's named tensors, shapes, SPT roles and parameter counts, without allocating it. */
 @Command(name = "model-info", mixinStandardHelpOptions = true,
-        description = {"Print a ViT preset's tensors, their shapes and SPT roles, and the totals.",
+        description = {"Print a preset's tensors (ViT, Swin or ConvNeXt), their shapes and SPT roles, and the totals.",
             "Tensors go by their timm names, with the attention's q, k and v split."})
 final class ModelInfoCommand implements Callable<Integer> {
 
@@ -33,23 +33,27 @@ final class ModelInfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        VitConfig config = VitPresets.get(preset);
+        BackboneConfig config = BackbonePresets.get(preset);
         if (classes != null) {
             config = config.withNumClasses(classes);
         }
-        var space = ParameterSpace.of(config);
+        var space = config.space();
         PrintWriter out = spec.commandLine().getOut();
         out.println(config);
         if (!summary) {
-            out.printf(Locale.ROOT, "%-32s %-18s %-8s %12s%n", "tensor", "shape", "role", "parameters");
+            int width = Math.max(32, space.tensors().stream().mapToInt(t -> t.name().length()).max().orElse(0));
+            String row = "%-" + width + "s %-18s %-8s %12";
+            out.printf(Locale.ROOT, row + "s%n", "tensor", "shape", "role", "parameters");
             for (TensorSpec t : space.tensors()) {
-                out.printf(Locale.ROOT, "%-32s %-18s %-8s %12d%n", t.name(), t.shape(),
+                out.printf(Locale.ROOT, row + "d%n", t.name(), t.shape(),
                         t.role().name().toLowerCase(Locale.ROOT), t.size());
             }
         }
-        long matrices = space.scored().stream().filter(t -> t.shape().dimension() == 2).count();
-        out.printf(Locale.ROOT, "tensors: %d; scored by SPT: %d (%d matrices), %d parameters%n",
-                space.tensors().size(), space.scored().size(), matrices, space.scoredSize());
+        long matrices = space.scored().stream().filter(t -> t.role() == TensorRole.MATRIX).count();
+        long kernels = space.scored().stream().filter(t -> t.role() == TensorRole.KERNEL).count();
+        out.printf(Locale.ROOT, "tensors: %d; scored by SPT: %d (%d matrices%s), %d parameters%n",
+                space.tensors().size(), space.scored().size(), matrices,
+                kernels == 0 ? "" : ", " + kernels + " convolution kernels", space.scoredSize());
         out.printf(Locale.ROOT, "forward: %.2f GFLOP per image%n", config.forwardFlopsPerImage() / 1e9);
         out.printf(Locale.ROOT, "total parameters: %d%n", space.totalSize());
         out.flush();
@@ -60,7 +64,7 @@ final class ModelInfoCommand implements Callable<Integer> {
     static final class PresetNames implements Iterable<String> {
         @Override
         public java.util.Iterator<String> iterator() {
-            return VitPresets.names().iterator();
+            return BackbonePresets.names().iterator();
         }
     }
 }

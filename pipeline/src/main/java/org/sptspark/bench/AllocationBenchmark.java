@@ -8,6 +8,7 @@ import org.sptspark.allocation.AllocationRule;
 import org.sptspark.allocation.Budget;
 import org.sptspark.allocation.BudgetAllocator;
 import org.sptspark.allocation.TuningPlan;
+import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VitConfig;
@@ -26,7 +27,7 @@ public final class AllocationBenchmark {
      *     on the extra memory it needs)
      * @param scoreBytes bytes of the score arrays themselves
      */
-    public record Result(VitConfig config, long scoredParameters, List<TuningPlan> plans, double seconds,
+    public record Result(BackboneConfig config, long scoredParameters, List<TuningPlan> plans, double seconds,
             long allocatedBytes, long scoreBytes) {}
 
     private AllocationBenchmark() {}

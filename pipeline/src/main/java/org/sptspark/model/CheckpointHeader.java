@@ -159,8 +159,8 @@ public final class CheckpointHeader {
      *
      * @throws IllegalArgumentException naming the file and every offending tensor
      */
-    public CheckpointHeader requireFits(VitConfig config, Checkpoints.HeadPolicy headPolicy) {
-        Checkpoints.requireFits(config, ParameterSpace.of(config), ours, source, headPolicy);
+    public CheckpointHeader requireFits(BackboneConfig config, Checkpoints.HeadPolicy headPolicy) {
+        Checkpoints.requireFits(config, config.space(), ours, source, headPolicy);
         return this;
     }
 
@@ -434,10 +434,16 @@ public final class CheckpointHeader {
         throw new IllegalStateException("unreachable: the layout of " + source + " is both tiled and not");
     }
 
-    /** timm names to ours: a fused {@code qkv} split into q, k and v along its first axis. */
+    /**
+     * timm names to ours: a fused {@code qkv} split into q, k and v along its first axis; the buffers
+     * the model rebuilds dropped ({@link Checkpoints#isRebuiltBuffer}).
+     */
     private static Map<String, Shape> timmShapes(String source, List<Tensor> tensors) {
         var out = new LinkedHashMap<String, Shape>();
         for (Tensor t : tensors) {
+            if (Checkpoints.isRebuiltBuffer(t.name())) {
+                continue;
+            }
             int at = t.name().indexOf(".attn.qkv.");
             if (at < 0) {
                 out.put(t.name(), t.shape());

@@ -109,7 +109,7 @@ public final class Checkpoints {
      *
      * @throws IllegalArgumentException naming the checkpoint and every offending tensor
      */
-    public static void load(VisionTransformer model, StateDict dict, HeadPolicy headPolicy) {
+    public static void load(Backbone model, StateDict dict, HeadPolicy headPolicy) {
         var shapes = new LinkedHashMap<String, Shape>();
         dict.tensors().forEach((name, a) -> shapes.put(name, a.getShape()));
         requireFits(model.config(), model.space(), shapes, dict.source(), headPolicy);
@@ -129,9 +129,13 @@ public final class Checkpoints {
      *
      * @throws IllegalArgumentException in one line naming the checkpoint and every offending tensor
      */
-    static void requireFits(VitConfig config, ParameterSpace space, Map<String, Shape> shapes, String source,
+    static void requireFits(BackboneConfig config, ParameterSpace space, Map<String, Shape> shapes, String source,
             HeadPolicy headPolicy) {
-        checkArchitecture(config, shapes, source);
+        if (config instanceof VitConfig vit) {
+            checkArchitecture(vit, shapes, source);
+        } else {
+            checkFamily(config, space, shapes, source);
+        }
         List<String> problems = new ArrayList<>();
         var unexpected = new TreeSet<String>();
         for (String name : shapes.keySet()) {
@@ -171,9 +175,9 @@ public final class Checkpoints {
      * Writes the model as F32 safetensors with timm's names, q, k and v fused into {@code qkv}. The
      * stream is not closed.
      */
-    public static void write(VisionTransformer model, OutputStream out) throws IOException {
+    public static void write(Backbone model, OutputStream out) throws IOException {
         var params = model.namedParameters();
-        try (NDManager scratch = params.get("cls_token").getArray().getManager().newSubManager()) {
+        try (NDManager scratch = model.manager().newSubManager()) {
             NDList list = new NDList();
             for (var e : params.entrySet()) {
                 String name = e.getKey();
@@ -200,8 +204,8 @@ public final class Checkpoints {
         }
     }
 
-    /** Writes the model to a file; see {@link #write(VisionTransformer, OutputStream)}. */
-    public static void write(VisionTransformer model, Path path) throws IOException {
+    /** Writes the model to a file; see {@link #write(Backbone, OutputStream)}. */
+    public static void write(Backbone model, Path path) throws IOException {
         try (OutputStream out = Files.newOutputStream(path)) {
             write(model, out);
         }
@@ -225,6 +229,15 @@ public final class Checkpoints {
      */
     static boolean isClassifierKey(String name) {
         return ParameterSpace.isHead(name) || name.startsWith("pre_logits.");
+    }
+
+    /**
+     * Whether a checkpoint key is a buffer the model computes from its architecture instead of
+     * loading: Swin's {@code relative_position_index} and shifted-window {@code attn_mask}, which
+     * older timm versions saved in the state dict.
+     */
+    static boolean isRebuiltBuffer(String name) {
+        return name.endsWith(".relative_position_index") || name.endsWith(".attn_mask");
     }
 
     private static String suffix(String name) {
@@ -258,6 +271,51 @@ public final class Checkpoints {
                 config.patchSize(), config.numTokens()));
     }
 
+    /**
+     * For a Swin or ConvNeXt: a checkpoint whose backbone tensors (the head aside) are another
+     * preset's, name for name and shape for shape, is refused naming that preset; one of the wrong
+     * family is refused naming the family its names show. Anything else is left to the per-tensor
+     * check.
+     */
+    private static void checkFamily(BackboneConfig config, ParameterSpace space, Map<String, Shape> shapes,
+            String source) {
+        String family = shapes.containsKey("cls_token") ? "vit"
+                : shapes.keySet().stream().anyMatch(n -> n.startsWith("layers.")) ? "swin"
+                : shapes.keySet().stream().anyMatch(n -> n.startsWith("stages.")) ? "convnext" : null;
+        if (family != null && !family.equals(config.family())) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "checkpoint %s holds a %s model, but preset %s is a %s: choose a %s preset", source, family,
+                    config.name(), config.family(), family));
+        }
+        if (fitsBackbone(space, shapes)) {
+            return;
+        }
+        BackbonePresets.names().stream().map(BackbonePresets::get)
+                .filter(c -> c.family().equals(config.family()) && fitsBackbone(c.space(), shapes))
+                .findFirst().ifPresent(c -> {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "checkpoint %s holds the backbone of preset %s, not of %s: choose the preset that matches"
+                                    + " the checkpoint", source, c.name(), config.name()));
+                });
+    }
+
+    /** Whether the checkpoint's non-head tensors are exactly {@code space}'s backbone tensors, shapes included. */
+    private static boolean fitsBackbone(ParameterSpace space, Map<String, Shape> shapes) {
+        var names = new TreeSet<String>();
+        shapes.keySet().stream().filter(n -> !isClassifierKey(n)).forEach(names::add);
+        var backbone = space.backbone();
+        if (names.size() != backbone.size()) {
+            return false;
+        }
+        for (TensorSpec t : backbone) {
+            Shape shape = shapes.get(t.name());
+            if (!names.contains(t.name()) || (shape != null && !shape.equals(t.shape()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static int depthOf(java.util.Collection<String> names) {
         int depth = 0;
         for (String name : names) {
@@ -269,12 +327,19 @@ public final class Checkpoints {
         return depth;
     }
 
-    /** timm names as they are, but a fused {@code qkv} split into q, k and v along the output axis. */
+    /**
+     * timm names as they are, but a fused {@code qkv} split into q, k and v along the output axis, and
+     * the buffers timm's Swin may save dropped ({@link #isRebuiltBuffer}): the model rebuilds them.
+     */
     private static Map<String, NDArray> fromTimm(Map<String, NDArray> in) {
         var out = new LinkedHashMap<String, NDArray>();
         for (var e : in.entrySet()) {
             String name = e.getKey();
             NDArray a = e.getValue();
+            if (isRebuiltBuffer(name)) {
+                a.close();
+                continue;
+            }
             int at = name.indexOf(".attn.qkv.");
             if (at < 0) {
                 out.put(name, a);

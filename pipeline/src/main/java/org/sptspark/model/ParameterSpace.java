@@ -9,18 +9,18 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Every tensor of a {@link VitConfig}'s model with its name, shape, flat offset and SPT role, in a
- * fixed order (timm's {@code state_dict} order, q/k/v split). Derived from the configuration
+ * Every tensor of a {@link BackboneConfig}'s model with its name, shape, flat offset and SPT role,
+ * in a fixed order (timm's {@code state_dict} order, q/k/v split). Derived from the configuration
  * alone, so it describes ViT-H without allocating it.
  */
 public final class ParameterSpace {
 
-    private final VitConfig config;
+    private final BackboneConfig config;
     private final List<TensorSpec> tensors;
     private final Map<String, TensorSpec> byName;
     private final long totalSize;
 
-    private ParameterSpace(VitConfig config, List<TensorSpec> tensors) {
+    private ParameterSpace(BackboneConfig config, List<TensorSpec> tensors) {
         this.config = config;
         this.tensors = Collections.unmodifiableList(tensors);
         var map = new LinkedHashMap<String, TensorSpec>();
@@ -53,10 +53,10 @@ public final class ParameterSpace {
         builder.norm("norm", d, -1, "norm");
         builder.add("head.weight", new Shape(c.numClasses(), d), TensorRole.SKIPPED, -1, "head");
         builder.add("head.bias", new Shape(c.numClasses()), TensorRole.SKIPPED, -1, "head");
-        return new ParameterSpace(c, builder.tensors);
+        return builder.build(c);
     }
 
-    public VitConfig config() {
+    public BackboneConfig config() {
         return config;
     }
 
@@ -83,11 +83,13 @@ public final class ParameterSpace {
     }
 
     /**
-     * Whether a tensor is the classification head's ({@code head.weight}, {@code head.bias}): the
-     * part every method trains and whose shape follows the task, not the backbone.
+     * Whether a tensor is the classification head's ({@code head.weight} and {@code head.bias} in a
+     * ViT, {@code head.fc.weight} and {@code head.fc.bias} in timm's Swin and ConvNeXt): the part
+     * every method trains and whose shape follows the task, not the backbone. ConvNeXt's {@code
+     * head.norm} normalises the pooled features before it and belongs to the backbone.
      */
     public static boolean isHead(String name) {
-        return name.startsWith("head.");
+        return name.equals("head.weight") || name.equals("head.bias") || name.startsWith("head.fc.");
     }
 
     /** Every tensor but the head's, in order. */
@@ -95,9 +97,9 @@ public final class ParameterSpace {
         return tensors().stream().filter(t -> !isHead(t.name())).toList();
     }
 
-    /** Scalars of the classification head ({@code head.weight} and {@code head.bias}). */
+    /** Scalars of the classification head (see {@link #isHead}). */
     public long headSize() {
-        return get("head.weight").size() + get("head.bias").size();
+        return tensors.stream().filter(t -> isHead(t.name())).mapToLong(TensorSpec::size).sum();
     }
 
     /** Scalars of the backbone: everything but the head. */
@@ -114,23 +116,34 @@ public final class ParameterSpace {
         return scored().stream().mapToLong(TensorSpec::size).sum();
     }
 
-    private static final class Builder {
+    /** Lists a family's tensors in order, each at the flat offset after the previous one. */
+    static final class Builder {
         private final List<TensorSpec> tensors = new ArrayList<>();
         private long offset;
 
-        void add(String name, Shape shape, TensorRole role, int block, String op) {
+        Builder add(String name, Shape shape, TensorRole role, int block, String op) {
             tensors.add(new TensorSpec(name, shape, offset, role, block, op));
             offset += shape.size();
+            return this;
         }
 
-        void linear(String module, int out, int in, int block, String op) {
+        /** A linear layer's {@code (out, in)} weight (a matrix) and, unless {@code bias} is false, its bias. */
+        Builder linear(String module, int out, int in, int block, String op, boolean bias) {
             add(module + ".weight", new Shape(out, in), TensorRole.MATRIX, block, op);
-            add(module + ".bias", new Shape(out), TensorRole.VECTOR, block, op);
+            return bias ? add(module + ".bias", new Shape(out), TensorRole.VECTOR, block, op) : this;
         }
 
-        void norm(String module, int width, int block, String op) {
+        Builder linear(String module, int out, int in, int block, String op) {
+            return linear(module, out, in, block, op, true);
+        }
+
+        Builder norm(String module, int width, int block, String op) {
             add(module + ".weight", new Shape(width), TensorRole.VECTOR, block, op);
-            add(module + ".bias", new Shape(width), TensorRole.VECTOR, block, op);
+            return add(module + ".bias", new Shape(width), TensorRole.VECTOR, block, op);
+        }
+
+        ParameterSpace build(BackboneConfig config) {
+            return new ParameterSpace(config, tensors);
         }
     }
 }

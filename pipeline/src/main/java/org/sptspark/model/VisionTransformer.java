@@ -43,7 +43,7 @@ import java.util.SplittableRandom;
  * parameters, so a batch's randomness depends on the caller's seed alone, never on the engine's
  * global generator or on which executor runs it.
  */
-public final class VisionTransformer extends AbstractBlock {
+public final class VisionTransformer extends AbstractBlock implements Backbone {
 
     /** Forward-call parameter (a {@link Long}) seeding this call's drop-path masks. */
     public static final String DROP_PATH_SEED = "dropPathSeed";
@@ -132,6 +132,7 @@ public final class VisionTransformer extends AbstractBlock {
         return model;
     }
 
+    @Override
     public VitConfig config() {
         return config;
     }
@@ -140,26 +141,19 @@ public final class VisionTransformer extends AbstractBlock {
      * The manager that owns the model's parameters: scratch managers for work on this model are
      * made under it, so they live on its device and close before it.
      */
+    @Override
     public NDManager manager() {
         return parameter("head.weight").getArray().getManager();
     }
 
+    @Override
     public ParameterSpace space() {
         return space;
     }
 
-    /** Parameters by timm name, in {@link ParameterSpace} order. */
+    @Override
     public Map<String, Parameter> namedParameters() {
         return named;
-    }
-
-    /** The parameter with this timm name, or an error naming it. */
-    public Parameter parameter(String name) {
-        Parameter p = named.get(name);
-        if (p == null) {
-            throw new IllegalArgumentException("no parameter '" + name + "' in " + config.name());
-        }
-        return p;
     }
 
     /**
@@ -197,11 +191,6 @@ public final class VisionTransformer extends AbstractBlock {
         return precision;
     }
 
-    /** Sets every parameter's gradient requirement: {@code false} freezes the whole model. */
-    public void setTrainable(boolean trainable) {
-        named.values().forEach(p -> p.freeze(!trainable));
-    }
-
     /** The number of transformer blocks. */
     public int depth() {
         return blocks.size();
@@ -237,6 +226,11 @@ public final class VisionTransformer extends AbstractBlock {
         }
         listener.enter(blocks.size(), x.getManager());
         return classify(store, x, training);
+    }
+
+    @Override
+    public NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+        return forward(store, images, training, dropPathSeed, SegmentListener.NONE);
     }
 
     /**

@@ -30,7 +30,7 @@ public record VitConfig(
         int mlpDim,
         int numClasses,
         double layerNormEps,
-        double dropPathRate) implements java.io.Serializable {
+        double dropPathRate) implements BackboneConfig {
 
     public VitConfig {
         require(name != null && !name.isBlank(), "a preset name");
@@ -44,6 +44,21 @@ public record VitConfig(
         require(numClasses > 0, "numClasses > 0, got " + numClasses);
         require(layerNormEps > 0, "layerNormEps > 0, got " + layerNormEps);
         require(dropPathRate >= 0 && dropPathRate < 1, "dropPathRate in [0, 1), got " + dropPathRate);
+    }
+
+    @Override
+    public String family() {
+        return "vit";
+    }
+
+    @Override
+    public ParameterSpace space() {
+        return ParameterSpace.of(this);
+    }
+
+    @Override
+    public int totalDepth() {
+        return depth;
     }
 
     /** This architecture as JSON, the form manifests record. */
@@ -84,11 +99,13 @@ public record VitConfig(
         return depth == 1 ? dropPathRate : dropPathRate * index / (depth - 1);
     }
 
+    @Override
     public VitConfig withNumClasses(int classes) {
         return new VitConfig(name, imageSize, patchSize, inChannels, embedDim, depth, numHeads, mlpDim,
                 classes, layerNormEps, dropPathRate);
     }
 
+    @Override
     public VitConfig withDropPathRate(double rate) {
         return new VitConfig(name, imageSize, patchSize, inChannels, embedDim, depth, numHeads, mlpDim,
                 numClasses, layerNormEps, rate);
@@ -99,6 +116,7 @@ public record VitConfig(
      * patch embedding, the block linears, the two attention products and the head. Element-wise
      * work (norms, softmax, GELU) is left out, as is usual for transformer FLOP counts.
      */
+    @Override
     public long forwardFlopsPerImage() {
         long n = numTokens();
         long d = embedDim;

@@ -1,0 +1,48 @@
+package org.sptspark.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import java.util.Map;
+
+/**
+ * A backbone model of any family ({@link VisionTransformer}, {@code SwinTransformer}, {@code
+ * ConvNext}): its parameters under timm's names, in {@link ParameterSpace} order, and its forward
+ * pass from images to logits.
+ */
+public interface Backbone {
+
+    BackboneConfig config();
+
+    ParameterSpace space();
+
+    /** Parameters by timm name, in {@link ParameterSpace} order. */
+    Map<String, Parameter> namedParameters();
+
+    /** The parameter with this timm name, or an error naming it. */
+    default Parameter parameter(String name) {
+        Parameter p = namedParameters().get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("no parameter '" + name + "' in " + config().name());
+        }
+        return p;
+    }
+
+    /** The manager that owns the parameters. */
+    default NDManager manager() {
+        return namedParameters().values().iterator().next().getArray().getManager();
+    }
+
+    /** Sets every parameter's gradient requirement: {@code false} freezes the whole model. */
+    default void setTrainable(boolean trainable) {
+        namedParameters().values().forEach(p -> p.freeze(!trainable));
+    }
+
+    /**
+     * Logits {@code (batch, classes)} of normalised images {@code (batch, channels, size, size)}; every
+     * intermediate array belongs to the images' manager. Drop-path, active only in training, draws
+     * its masks from {@code dropPathSeed} alone.
+     */
+    NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed);
+}
