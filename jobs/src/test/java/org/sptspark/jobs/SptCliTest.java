@@ -60,7 +60,27 @@ class SptCliTest {
         assertTrue(r.out().strip().endsWith("total parameters: 86567656"), r.out());
         Run bad = run("model-info", "--preset", "vit_enormous");
         assertEquals(2, bad.exit());
-        assertTrue(bad.err().contains("unknown ViT preset 'vit_enormous'"), bad.err());
+        assertTrue(bad.err().contains("unknown preset 'vit_enormous'"), bad.err());
+    }
+
+    @Test
+    void modelInfoPrintsTimmsTotalsForSwinBaseAndConvnextBase() {
+        // timm's (and torchvision's) counts: Swin-B 87,768,224, ConvNeXt-B 88,591,464 parameters
+        Run swin = run("model-info", "--preset", "swin_base_patch4_window7_224", "--classes", "1000");
+        assertEquals(0, swin.exit(), swin.err());
+        assertTrue(swin.out().contains("layers.3.blocks.1.attn.relative_position_bias_table") && swin.out().contains("skipped"),
+                swin.out());
+        assertTrue(swin.out().strip().endsWith("total parameters: 87768224"), swin.out());
+        Run convnext = run("model-info", "--preset", "convnext_base", "--summary");
+        assertEquals(0, convnext.exit(), convnext.err());
+        assertTrue(convnext.out().contains("convolution kernels") && convnext.out().contains("GFLOP"), convnext.out());
+        assertTrue(convnext.out().strip().endsWith("total parameters: 88591464"), convnext.out());
+        // not trainable yet: refused in one line before anything runs
+        Run train = run("train", "--suite", "demo", "--task", "fashion_mnist", "--data", dir.toString(), "--backbone",
+                "none.safetensors", "--preset", "convnext_demo_patch2_32", "--lake", dir.toString(), "--method", "lora");
+        assertEquals(2, train.exit(), train.out() + train.err());
+        assertTrue(train.err().contains("preset 'convnext_demo_patch2_32' is a convnext model"), train.err());
+        assertEquals(1, train.err().strip().lines().count(), train.err());
     }
 
     @Test

@@ -45,10 +45,14 @@ public final class VitPresets {
         return Optional.ofNullable(PRESETS.get(name));
     }
 
-    /** The preset, or an error that lists the known names. */
+    /** The preset, or an error that lists the known names (or says that a Swin or ConvNeXt preset is not a ViT). */
     public static VitConfig get(String name) {
-        return find(name).orElseThrow(() -> new IllegalArgumentException(
-                "unknown ViT preset '" + name + "'; known presets: " + String.join(", ", names())));
+        return find(name).orElseThrow(() -> BackbonePresets.find(name)
+                .map(other -> new IllegalArgumentException("preset '" + name + "' is a " + other.family()
+                        + " model; sensitivity, training and the commands after them take ViT presets only so far ("
+                        + String.join(", ", names()) + "); model-info and checkpoint loading take every family"))
+                .orElseGet(() -> new IllegalArgumentException(
+                        "unknown ViT preset '" + name + "'; known presets: " + String.join(", ", names()))));
     }
 
     public static List<String> names() {
