@@ -99,6 +99,26 @@ public final class Backprop {
                 : whole(model, store, images, labels, dropPathSeed, hooks, check);
     }
 
+    /**
+     * Forward and backward of any backbone in training mode, the whole pass at once (no hooks, no
+     * checkpointing; a {@link VisionTransformer} gets both from {@link #run(VisionTransformer,
+     * ParameterStore, NDArray, NDArray, long, boolean, Hooks, LossCheck)}).
+     */
+    public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels, long dropPathSeed,
+            LossCheck check) {
+        if (model instanceof VisionTransformer vit) {
+            return whole(vit, store, images, labels, dropPathSeed, Hooks.none(VisionTransformer.EMBEDDING), check);
+        }
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray logits = model.logits(store, images, true, dropPathSeed);
+            NDArray loss = loss(labels, logits);
+            float value = loss.getFloat();
+            check.check(value, logits);
+            collector.backward(loss);
+            return new Pass(value, logits);
+        }
+    }
+
     private static Pass whole(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
             long dropPathSeed, Hooks hooks, LossCheck check) {
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {

@@ -19,7 +19,7 @@ public final class Gradients {
     private Gradients() {}
 
     /** Zeroes the accumulated gradient of every trainable parameter (PyTorch accumulates across backward calls). */
-    public static void zero(VisionTransformer model) {
+    public static void zero(Backbone model) {
         for (Parameter p : model.namedParameters().values()) {
             if (p.requiresGradient() && p.getArray().hasGradient()) {
                 try (NDArray g = p.getArray().getGradient()) {

@@ -10,6 +10,7 @@ import java.util.Map;
 import org.sptspark.model.Backprop;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.TensorSpec;
+import org.sptspark.model.Backbone;
 import org.sptspark.model.VisionTransformer;
 
 /**
@@ -23,7 +24,7 @@ import org.sptspark.model.VisionTransformer;
  */
 public final class SensitivityScorer implements AutoCloseable {
 
-    private final VisionTransformer model;
+    private final Backbone model;
     private final NDManager manager;
     private final ParameterStore store;
     private final Map<String, NDArray> sums = new LinkedHashMap<>();
@@ -32,12 +33,12 @@ public final class SensitivityScorer implements AutoCloseable {
     private int batches;
 
     /** @param manager owns the accumulators; on the model's device */
-    public SensitivityScorer(VisionTransformer model, NDManager manager) {
+    public SensitivityScorer(Backbone model, NDManager manager) {
         this.model = model;
         this.manager = manager.newSubManager();
         this.store = new ParameterStore(manager, false);
-        hooks = Backprop.Hooks.none(Backprop.firstSegment(model, model.space().tensors().stream()
-                .filter(TensorSpec::isScored).toList()));
+        hooks = model instanceof VisionTransformer vit ? Backprop.Hooks.none(Backprop.firstSegment(vit,
+                model.space().tensors().stream().filter(TensorSpec::isScored).toList())) : null;
         for (TensorSpec t : model.space().tensors()) {
             Parameter p = model.parameter(t.name());
             p.freeze(!t.isScored());
@@ -50,8 +51,13 @@ public final class SensitivityScorer implements AutoCloseable {
     /**
      * Whether each batch's backward pass checkpoints activations (see {@link Backprop}): the same
      * scores, with one block's activations in memory instead of all, for one more forward pass.
+     * ViTs only so far.
      */
     public SensitivityScorer checkpointActivations(boolean on) {
+        if (on && !(model instanceof VisionTransformer)) {
+            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
+                    + model.config().name());
+        }
         checkpointing = on;
         return this;
     }
@@ -73,12 +79,17 @@ public final class SensitivityScorer implements AutoCloseable {
                 NDArray y = labels.duplicate();
                 y.attach(step);
                 Gradients.zero(model);
-                Backprop.run(model, store, x, y, dropPathSeed, checkpointing, hooks, (value, logits) -> {
+                Backprop.LossCheck finite = (value, logits) -> {
                     if (!Float.isFinite(value)) {
                         throw new IllegalStateException("loss is " + value + " in " + batch
                                 + ": check the backbone's weights and the batch's images");
                     }
-                });
+                };
+                if (model instanceof VisionTransformer vit) {
+                    Backprop.run(vit, store, x, y, dropPathSeed, checkpointing, hooks, finite);
+                } else {
+                    Backprop.run(model, store, x, y, dropPathSeed, finite);
+                }
                 for (var e : sums.entrySet()) {
                     // the gradient handle and its float64 square belong to this step, not to the model
                     NDArray g = model.parameter(e.getKey()).getArray().getGradient();
