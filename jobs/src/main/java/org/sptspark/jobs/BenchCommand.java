@@ -12,6 +12,8 @@ import org.sptspark.bench.PreprocessBenchmark;
 import org.sptspark.bench.SensitivityBenchmark;
 import org.sptspark.data.DataLimits;
 import org.sptspark.model.VitConfig;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
 import org.sptspark.model.VitPresets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -65,20 +67,20 @@ final class BenchCommand implements Runnable {
             if (batch < 1 || iterations < 1 || warmup < 0) {
                 throw new IllegalArgumentException("--batch and --iterations must be positive, --warmup not negative");
             }
-            List<VitConfig> configs = presets.stream().map(VitPresets::get).toList();
+            List<BackboneConfig> configs = presets.stream().map(BackbonePresets::get).toList();
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "engine %s %s, %d cores, intra-op threads %s%n",
                     ai.djl.engine.Engine.getInstance().getEngineName(), ai.djl.engine.Engine.getInstance().getVersion(),
                     Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads", "default"));
             double gemm = ModelBenchmark.gemmGflops(gemmSize, 5);
             out.printf(Locale.ROOT, "GEMM %d^3 fp32: %.1f GFLOP/s%n", gemmSize, gemm);
-            out.printf(Locale.ROOT, "%-24s %5s %9s %9s %9s %10s %9s %8s%n",
+            out.printf(Locale.ROOT, "%-30s %5s %9s %9s %9s %10s %9s %8s%n",
                     "preset", "batch", "fwd s", "bwd s", "step s", "images/s", "GFLOP/s", "of GEMM");
             out.flush();
-            for (VitConfig config : configs) {
+            for (BackboneConfig config : configs) {
                 var r = ModelBenchmark.forwardBackward(config, batch, warmup, iterations);
                 double step = r.forwardSeconds() + r.backwardSeconds();
-                out.printf(Locale.ROOT, "%-24s %5d %9.3f %9.3f %9.3f %10.1f %9.1f %7.0f%%%n", config.name(), batch,
+                out.printf(Locale.ROOT, "%-30s %5d %9.3f %9.3f %9.3f %10.1f %9.1f %7.0f%%%n", config.name(), batch,
                         r.forwardSeconds(), r.backwardSeconds(), step, r.imagesPerSecond(), r.gflops(),
                         100 * r.gflops() / gemm);
                 out.flush();
@@ -215,15 +217,19 @@ final class BenchCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "threads %s; %d batches of %d, drop-path 0.1, random images (decoding excluded)%n",
                     System.getProperty("ai.djl.pytorch.num_threads", "default"), batches, batchSize);
-            out.printf(Locale.ROOT, "%-24s %5s %8s %10s %12s %12s%n", "preset", "ckpt", "images", "seconds", "images/s",
+            out.printf(Locale.ROOT, "%-30s %5s %8s %10s %12s %12s%n", "preset", "ckpt", "images", "seconds", "images/s",
                     "peak RSS");
             out.flush();
             for (String name : presets) {
-                VitConfig config = VitPresets.get(name).withDropPathRate(0.1);
+                BackboneConfig config = BackbonePresets.get(name).withDropPathRate(0.1);
                 for (boolean checkpoint : modes) {
+                    if (checkpoint && !(config instanceof VitConfig)) {
+                        out.printf(Locale.ROOT, "%-30s %5s activation checkpointing is for ViTs only so far%n", name, "on");
+                        continue;
+                    }
                     double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches,
                             ai.djl.engine.Engine.getInstance().defaultDevice(), org.sptspark.model.Precision.FP32, checkpoint);
-                    out.printf(Locale.ROOT, "%-24s %5s %8d %10.1f %12.2f %9.0f MB%n", name, checkpoint ? "on" : "off",
+                    out.printf(Locale.ROOT, "%-30s %5s %8d %10.1f %12.2f %9.0f MB%n", name, checkpoint ? "on" : "off",
                             batches * batchSize, seconds, batches * batchSize / seconds,
                             org.sptspark.bench.TrainingBenchmark.peakRss() / 1048576.0);
                     out.flush();

@@ -9,12 +9,15 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import java.util.SplittableRandom;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 
 /**
- * Measures forward+backward throughput of a ViT on the current engine and device, and the
- * engine's dense matrix-multiply rate, the ceiling the ViT is compared against.
+ * Measures forward+backward throughput of a backbone (ViT, Swin, ConvNeXt) on the current engine
+ * and device, and the engine's dense matrix-multiply rate, the ceiling the model is compared against.
  */
 public final class ModelBenchmark {
 
@@ -26,15 +29,16 @@ public final class ModelBenchmark {
      * @param imagesPerSecond batch / (forward + backward)
      * @param gflops achieved GFLOP/s, counting forward+backward as 3x the forward FLOPs
      */
-    public record Result(VitConfig config, int batch, double forwardSeconds, double backwardSeconds,
+    public record Result(BackboneConfig config, int batch, double forwardSeconds, double backwardSeconds,
             double imagesPerSecond, double gflops) {}
 
     private ModelBenchmark() {}
 
     /** Times {@code iterations} full-gradient steps after {@code warmup} untimed ones; reports medians. */
-    public static Result forwardBackward(VitConfig config, int batch, int warmup, int iterations) {
+    public static Result forwardBackward(BackboneConfig config, int batch, int warmup, int iterations) {
         try (NDManager manager = NDManager.newBaseManager()) {
-            var model = VisionTransformer.create(manager, config, 0);
+            Backbone model = Backbones.create(manager, config, 0);
+            String first = model.space().tensors().get(0).name();
             var store = new ParameterStore(manager, false);
             float[] pixels = randomImages(config, batch, 1);
             long[] labels = randomLabels(config, batch, 1);
@@ -46,13 +50,13 @@ public final class ModelBenchmark {
                     NDArray x = step.create(pixels, new Shape(batch, config.inChannels(), config.imageSize(),
                             config.imageSize()));
                     long t0 = System.nanoTime();
-                    NDArray logits = model.forward(store, new NDList(x), true).head();
+                    NDArray logits = model.logits(store, x, true, 0);
                     NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(step.create(labels)),
                             new NDList(logits));
                     loss.getFloat(); // forces the forward pass on asynchronous devices
                     long t1 = System.nanoTime();
                     collector.backward(loss);
-                    model.parameter("patch_embed.proj.weight").getArray().getGradient().close();
+                    model.parameter(first).getArray().getGradient().close();
                     long t2 = System.nanoTime();
                     if (it >= 0) {
                         fwd[it] = (t1 - t0) / 1e9;
@@ -120,7 +124,7 @@ public final class ModelBenchmark {
     }
 
     /** Standard-normal pixels for {@code batch} images of the configuration's input size, CHW per image. */
-    public static float[] randomImages(VitConfig config, int batch, long seed) {
+    public static float[] randomImages(BackboneConfig config, int batch, long seed) {
         var random = new SplittableRandom(seed);
         float[] pixels = new float[batch * config.inChannels() * config.imageSize() * config.imageSize()];
         for (int i = 0; i < pixels.length; i++) {
@@ -130,7 +134,7 @@ public final class ModelBenchmark {
     }
 
     /** Uniform labels in {@code 0..numClasses-1}. */
-    public static long[] randomLabels(VitConfig config, int batch, long seed) {
+    public static long[] randomLabels(BackboneConfig config, int batch, long seed) {
         return new SplittableRandom(seed + 1).longs(batch, 0, config.numClasses()).toArray();
     }
 

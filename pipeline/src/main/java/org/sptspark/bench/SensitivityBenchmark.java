@@ -6,6 +6,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Precision;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.sensitivity.SensitivityScorer;
@@ -19,7 +22,7 @@ public final class SensitivityBenchmark {
      * Seconds to score {@code batches} batches of random images with {@link SensitivityScorer}
      * (drop-path as configured), on the CPU of this JVM.
      */
-    public static double sensitivitySeconds(VitConfig config, int batchSize, int batches) {
+    public static double sensitivitySeconds(BackboneConfig config, int batchSize, int batches) {
         return sensitivitySeconds(config, batchSize, batches, ai.djl.engine.Engine.getInstance().defaultDevice(),
                 Precision.FP32);
     }
@@ -71,21 +74,26 @@ public final class SensitivityBenchmark {
     }
 
     /**
-     * As {@link #sensitivitySeconds(VitConfig, int, int)} on a device and in a precision; the
-     * clock stops once the device has run every queued kernel.
+     * As {@link #sensitivitySeconds(BackboneConfig, int, int)} on a device and in a precision (a
+     * ViT's; the other families run in float32); the clock stops once the device has run every
+     * queued kernel.
      */
-    public static double sensitivitySeconds(VitConfig config, int batchSize, int batches, Device device,
+    public static double sensitivitySeconds(BackboneConfig config, int batchSize, int batches, Device device,
             Precision precision) {
         return sensitivitySeconds(config, batchSize, batches, device, precision, false);
     }
 
-    /** As {@link #sensitivitySeconds(VitConfig, int, int, Device, Precision)}, with activation checkpointing or without. */
-    public static double sensitivitySeconds(VitConfig config, int batchSize, int batches, Device device,
+    /** As {@link #sensitivitySeconds(BackboneConfig, int, int, Device, Precision)}, with activation checkpointing or without. */
+    public static double sensitivitySeconds(BackboneConfig config, int batchSize, int batches, Device device,
             Precision precision, boolean checkpointActivations) {
         precision.requireSupported(device);
         try (NDManager manager = NDManager.newBaseManager(device)) {
-            var model = VisionTransformer.create(manager, config, 0);
-            model.setPrecision(precision);
+            Backbone model = Backbones.create(manager, config, 0);
+            if (model instanceof VisionTransformer vit) {
+                vit.setPrecision(precision);
+            } else if (precision != Precision.FP32) {
+                throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far");
+            }
             float[] pixels = ModelBenchmark.randomImages(config, batchSize, 1);
             long[] labels = ModelBenchmark.randomLabels(config, batchSize, 1);
             try (var scorer = new SensitivityScorer(model, manager).checkpointActivations(checkpointActivations)) {

@@ -1,0 +1,20 @@
+package org.sptspark.model;
+
+import ai.djl.ndarray.NDManager;
+
+/** Creates the model of any family's configuration. */
+public final class Backbones {
+
+    private Backbones() {}
+
+    /**
+     * A model of {@code config} with every parameter allocated in {@code manager} and initialised
+     * deterministically from {@code seed}.
+     */
+    public static Backbone create(NDManager manager, BackboneConfig config, long seed) {
+        if (config instanceof VitConfig vit) {
+            return VisionTransformer.create(manager, vit, seed);
+        }
+        throw new IllegalArgumentException("no model for " + config.name());
+    }
+}
