@@ -57,7 +57,7 @@ final class EvaluateCommand implements Callable<Integer> {
         Suite s = Suite.load(suite != null ? suite : manifest.task().suite());
         TaskSpec task = s.task(manifest.task().name());
         Split which = Split.parse(split);
-        VitConfig config = manifest.backbone().architecture();
+        VitConfig config = manifest.backbone().vit();
         Normalization norm = Normalization.named(manifest.normalizationOrDefault());
         try (NDManager manager = NDManager.newBaseManager()) {
             var opened = org.sptspark.artifact.OpenedArtifact.open(hadoop, artifact, backbone, manager);

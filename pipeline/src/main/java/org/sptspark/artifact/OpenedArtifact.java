@@ -28,7 +28,7 @@ public record OpenedArtifact(Artifacts.Loaded loaded, TunedModel tuned) {
             throws IOException {
         var manifest = Artifacts.manifest(hadoop, artifact);
         CheckpointFiles.check(hadoop, backboneUri, manifest.backbone().architecture());
-        VisionTransformer model = VisionTransformer.create(manager, manifest.backbone().architecture(), 0);
+        VisionTransformer model = VisionTransformer.create(manager, manifest.backbone().vit(), 0);
         Path path = new Path(backboneUri);
         try (InputStream in = path.getFileSystem(hadoop).open(path);
                 StateDict dict = Checkpoints.read(in, backboneUri, manager)) {

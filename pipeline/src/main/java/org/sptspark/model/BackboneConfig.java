@@ -4,8 +4,10 @@ package org.sptspark.model;
  * The architecture of a backbone of any family: a plain Vision Transformer ({@link VitConfig}), a
  * Swin Transformer ({@link SwinConfig}) or a ConvNeXt ({@link ConvNextConfig}). What every family
  * has in common: a timm-style preset name, square RGB input, a classification head of some width,
- * a stochastic-depth rate and the named tensors of its {@link ParameterSpace}.
+ * a stochastic-depth rate and the named tensors of its {@link ParameterSpace}. Manifests record it
+ * as JSON through {@link BackboneConfigJson}.
  */
+@com.google.gson.annotations.JsonAdapter(BackboneConfigJson.class)
 public sealed interface BackboneConfig extends java.io.Serializable permits VitConfig, SwinConfig, ConvNextConfig {
 
     /** The preset name (timm's model name for the standard sizes). */

@@ -9,12 +9,24 @@ package org.sptspark.model;
  * @param checkpoint the checkpoint's URI as it was given
  * @param sha256 hex SHA-256 of the checkpoint file; readers compare it with the backbone they are given
  */
-public record BackboneRef(String preset, VitConfig architecture, String checkpoint, String sha256)
+public record BackboneRef(String preset, BackboneConfig architecture, String checkpoint, String sha256)
         implements java.io.Serializable {
 
     public BackboneRef {
         if (architecture == null) {
             throw new IllegalArgumentException("the backbone names no architecture");
         }
+    }
+
+    /**
+     * The architecture as a ViT, for the paths that take ViTs only so far (training, merging,
+     * prediction); another family is refused in one line.
+     */
+    public VitConfig vit() {
+        if (architecture instanceof VitConfig v) {
+            return v;
+        }
+        throw new IllegalArgumentException("preset '" + preset + "' is a " + architecture.family()
+                + " model; training, evaluation, merging and prediction take ViT backbones only so far");
     }
 }

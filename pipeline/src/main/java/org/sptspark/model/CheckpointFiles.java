@@ -66,7 +66,7 @@ public final class CheckpointFiles {
      *
      * @throws IllegalArgumentException in one line naming the file and the problem
      */
-    public static CheckpointHeader check(org.apache.hadoop.conf.Configuration hadoop, String uri, VitConfig config)
+    public static CheckpointHeader check(org.apache.hadoop.conf.Configuration hadoop, String uri, BackboneConfig config)
             throws IOException {
         return header(hadoop, uri).requireFits(config, Checkpoints.HeadPolicy.DROP);
     }
@@ -75,7 +75,7 @@ public final class CheckpointFiles {
      * {@link #check} then {@link #sha256}: the backbone's identity for a job, once it is known to
      * be usable.
      */
-    public static String checkedSha256(org.apache.hadoop.conf.Configuration hadoop, String uri, VitConfig config)
+    public static String checkedSha256(org.apache.hadoop.conf.Configuration hadoop, String uri, BackboneConfig config)
             throws IOException {
         check(hadoop, uri, config);
         return sha256(hadoop, uri);
@@ -95,7 +95,7 @@ public final class CheckpointFiles {
      *
      * @throws IllegalStateException when its SHA-256 differs from {@code expectedSha256}
      */
-    public static void loadVerified(VisionTransformer model, org.apache.hadoop.conf.Configuration hadoop, String uri,
+    public static void loadVerified(Backbone model, org.apache.hadoop.conf.Configuration hadoop, String uri,
             String expectedSha256, NDManager manager) throws IOException {
         var path = new org.apache.hadoop.fs.Path(uri);
         try (InputStream in = path.getFileSystem(hadoop).open(path); StateDict dict = Checkpoints.read(in, uri, manager)) {

@@ -114,7 +114,7 @@ public final class ScoresStore {
                 throw new IllegalArgumentException(new Path(dir, SCORES) + " does not match its manifest's sha256 "
                         + expected + " (corrupted or replaced)");
             }
-            var space = ParameterSpace.of(manifest.backbone().architecture());
+            var space = manifest.backbone().architecture().space();
             var values = new LinkedHashMap<String, float[]>();
             try (NDManager manager = NDManager.newBaseManager()) {
                 for (NDArray a : NDList.decode(manager, bytes)) {

@@ -9,6 +9,9 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 
@@ -19,9 +22,9 @@ import org.sptspark.model.VitConfig;
  */
 public final class BackboneCache {
 
-    private record Key(String sha256, VitConfig config, Device device) {}
+    private record Key(String sha256, BackboneConfig config, Device device) {}
 
-    private static final Map<Key, VisionTransformer> MODELS = new HashMap<>();
+    private static final Map<Key, Backbone> MODELS = new HashMap<>();
     private static int loads;
 
     private BackboneCache() {}
@@ -31,15 +34,21 @@ public final class BackboneCache {
      *
      * @param sha256 the checkpoint's digest as the driver computed it; a file that no longer matches is an error
      */
-    public static synchronized VisionTransformer get(String uri, String sha256, VitConfig config, Device device,
+    public static VisionTransformer get(String uri, String sha256, VitConfig config, Device device,
+            Configuration hadoop) {
+        return (VisionTransformer) backbone(uri, sha256, config, device, hadoop);
+    }
+
+    /** As {@link #get}, for a backbone of any family. */
+    public static synchronized Backbone backbone(String uri, String sha256, BackboneConfig config, Device device,
             Configuration hadoop) {
         var key = new Key(sha256, config, device);
-        VisionTransformer model = MODELS.get(key);
+        Backbone model = MODELS.get(key);
         if (model != null) {
             return model;
         }
         NDManager manager = NDManager.newBaseManager(device);
-        model = VisionTransformer.create(manager, config, 0);
+        model = Backbones.create(manager, config, 0);
         try {
             CheckpointFiles.loadVerified(model, hadoop, uri, sha256, manager);
         } catch (IOException e) {

@@ -287,7 +287,7 @@ public final class Prediction {
                 throw new IllegalArgumentException("artifact " + uri + " was trained on a backbone with sha256 "
                         + trainedOn + ", not the given one (" + sha + "): pass the checkpoint it was trained on");
             }
-            VitConfig config = m.backbone().architecture();
+            VitConfig config = m.backbone().vit();
             if (shape != null && !shape.equals(config.withNumClasses(1))) {
                 throw new IllegalArgumentException("artifact " + uri + " is for " + config.name()
                         + ", the others for " + shape.name() + ": one backbone architecture per run");
