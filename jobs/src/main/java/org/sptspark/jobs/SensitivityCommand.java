@@ -8,8 +8,8 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.Precision;
-import org.sptspark.model.VitConfig;
-import org.sptspark.model.VitPresets;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.spark.DistributedSensitivity;
 import picocli.CommandLine.Command;
@@ -65,7 +65,7 @@ final class SensitivityCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Suite s = Suite.load(where.suite);
         TaskSpec t = s.task(where.task);
-        VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
+        BackboneConfig config = BackbonePresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
         Precision p = Precision.parse(precision);
         SparkSessions.refuseUnsupported(p);
         SparkSession spark = SparkSessions.get("spt sensitivity " + where.task);

@@ -76,7 +76,7 @@ public final class BudgetAllocator {
                 moduleCost[t] = rule.module().cost(rule.rank(), spec.rows(), spec.cols());
             }
         }
-        this.clsToken = space.get("cls_token").size();
+        this.clsToken = clsTokenSize(space);
     }
 
     /**
@@ -88,7 +88,7 @@ public final class BudgetAllocator {
      * had, and a vector its length.
      */
     public static long maxReachable(ParameterSpace space, AllocationRule rule) {
-        long total = space.get("cls_token").size();
+        long total = clsTokenSize(space);
         for (TensorSpec t : space.scored()) {
             long cost = t.role() == TensorRole.MATRIX ? rule.module().cost(rule.rank(), t.rows(), t.cols()) : 0;
             total += trainable(rule, t, cost, t.size());
@@ -101,6 +101,11 @@ public final class BudgetAllocator {
      * {@link #allocate} makes for an unlimited budget (equal to
      * {@link #maxReachable(ParameterSpace, AllocationRule)} when the total grows with k).
      */
+    /** The class token's size, trained by every SPT plan; Swin and ConvNeXt have none. */
+    private static long clsTokenSize(ParameterSpace space) {
+        return space.find("cls_token").map(TensorSpec::size).orElse(0L);
+    }
+
     public long maxReachable() {
         if (maxReachable < 0) {
             buildHistogram();

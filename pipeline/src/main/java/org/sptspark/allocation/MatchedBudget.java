@@ -77,7 +77,7 @@ public record MatchedBudget(String method, AllocationRule.Module module, Budget 
         if (matrices.isEmpty()) {
             throw new IllegalArgumentException(space.config().name() + " has no block matrices for " + method);
         }
-        long cls = space.get("cls_token").size();
+        long cls = space.find("cls_token").map(org.sptspark.model.TensorSpec::size).orElse(0L);
         int n = matrices.size();
         int maxRank = matrices.stream().mapToInt(t -> Math.min(t.rows(), t.cols())).min().orElseThrow();
         long max = cls + onFirst(module, maxRank, matrices, n);

@@ -22,22 +22,24 @@ public final class VitInitializer {
     /** Overwrites every parameter of {@code model}. */
     public static void initialize(VisionTransformer model, long seed) {
         for (TensorSpec t : model.space().tensors()) {
-            write(model, t, seed);
+            Tensors.assign(model.parameter(t.name()).getArray(), sample(model.config(), t, seed));
         }
     }
 
     /** Overwrites the head (weight trunc-normal 0.02, bias zero), as SPT does before scoring. */
-    public static void reinitializeHead(VisionTransformer model, long seed) {
-        write(model, model.space().get("head.weight"), seed);
-        write(model, model.space().get("head.bias"), seed);
+    public static void reinitializeHead(Backbone model, long seed) {
+        for (TensorSpec t : model.space().tensors()) {
+            if (ParameterSpace.isHead(t.name())) {
+                Tensors.assign(model.parameter(t.name()).getArray(), sample(model.config(), t, seed));
+            }
+        }
     }
 
-    private static void write(VisionTransformer model, TensorSpec t, long seed) {
-        Tensors.assign(model.parameter(t.name()).getArray(), sample(model.config(), t, seed));
-    }
-
-    /** The initial values of one tensor, row-major. */
-    public static float[] sample(VitConfig config, TensorSpec t, long seed) {
+    /**
+     * The initial values of one tensor, row-major. A ViT's every tensor; of the other families'
+     * models, the head's (their own classes initialise the rest).
+     */
+    public static float[] sample(BackboneConfig config, TensorSpec t, long seed) {
         var random = new SplittableRandom(seed ^ fnv1a(t.name()));
         float[] values = new float[Math.toIntExact(t.size())];
         String name = t.name();
@@ -45,9 +47,8 @@ public final class VitInitializer {
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) (1e-6 * gaussian(random));
             }
-        } else if (name.startsWith("patch_embed.")) {
+        } else if (name.startsWith("patch_embed.") && config instanceof VitConfig c) {
             // weight and bias share the convolution's fan-in, channels * patch * patch
-            var c = config;
             double bound = 1.0 / Math.sqrt((double) c.inChannels() * c.patchSize() * c.patchSize());
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) random.nextDouble(-bound, bound);

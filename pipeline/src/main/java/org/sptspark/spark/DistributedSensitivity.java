@@ -30,6 +30,8 @@ import org.sptspark.model.Gradients;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.Precision;
 import org.sptspark.model.TensorSpec;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitInitializer;
@@ -64,12 +66,12 @@ public final class DistributedSensitivity {
      * @param checkpointActivations run each batch's backward pass with activation checkpointing (the
      *     same scores in less memory; see {@link org.sptspark.model.Backprop})
      */
-    public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+    public record Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, BackboneConfig backbone,
             Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
             Precision precision, boolean checkpointActivations) implements java.io.Serializable {
 
         /** A request without activation checkpointing. */
-        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, BackboneConfig backbone,
                 Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize,
                 Precision precision) {
             this(task, dataRoot, checkpoint, checkpointSha256, backbone, normalization, batchSize, batches, seed, partitions,
@@ -77,7 +79,7 @@ public final class DistributedSensitivity {
         }
 
         /** A float32 request. */
-        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, VitConfig backbone,
+        public Request(TaskSpec task, String dataRoot, String checkpoint, String checkpointSha256, BackboneConfig backbone,
                 Normalization normalization, int batchSize, int batches, long seed, int partitions, int blockSize) {
             this(task, dataRoot, checkpoint, checkpointSha256, backbone, normalization, batchSize, batches, seed, partitions,
                     blockSize, Precision.FP32);
@@ -89,6 +91,10 @@ public final class DistributedSensitivity {
             }
             if (batchSize < 1 || batches < 1 || partitions < 1 || blockSize < 1) {
                 throw new IllegalArgumentException("batch size, batches, partitions and block size must be positive");
+            }
+            if (!(backbone instanceof VitConfig) && (precision != Precision.FP32 || checkpointActivations)) {
+                throw new IllegalArgumentException("bf16 and activation checkpointing are implemented for ViT backbones"
+                        + " only so far, not for " + backbone.name());
             }
             if (backbone.numClasses() != task.classes()) {
                 throw new IllegalArgumentException("the backbone's head has " + backbone.numClasses()
@@ -202,7 +208,7 @@ public final class DistributedSensitivity {
         long images = (long) request.batchSize() * request.batches();
         LOG.info("sensitivity of {}: {} batches of {} in {} s ({} images/s)", request.task().name(), request.batches(),
                 request.batchSize(), String.format("%.1f", seconds), String.format("%.1f", images / seconds));
-        var space = ParameterSpace.of(request.backbone());
+        var space = request.backbone().space();
         String id = request.task().name() + "@" + request.checkpointSha256().substring(0, 12);
         var results = new ArrayList<Result>();
         for (int i = 0; i < prefixes.length; i++) {
@@ -239,7 +245,7 @@ public final class DistributedSensitivity {
 
     /** Aggregation blocks per prefix: the flat score vector's length over the block size, rounded up. */
     private static int blocksPerPrefix(Request request) {
-        long size = ParameterSpace.of(request.backbone()).scoredSize();
+        long size = request.backbone().space().scoredSize();
         return Math.toIntExact((size + request.blockSize() - 1) / request.blockSize());
     }
 
@@ -269,10 +275,12 @@ public final class DistributedSensitivity {
         request.precision().requireSupported(device);
         var out = new ArrayList<Tuple2<Integer, double[]>>();
         synchronized (Gradients.ENGINE_LOCK) {
-            VisionTransformer model = BackboneCache.get(request.checkpoint(), request.checkpointSha256(),
+            Backbone model = BackboneCache.backbone(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
             VitInitializer.reinitializeHead(model, request.seed());
-            model.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
+            if (model instanceof VisionTransformer vit) {
+                vit.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
+            }
             try (NDManager manager = NDManager.newBaseManager(device);
                     var scorer = new SensitivityScorer(model, manager).checkpointActivations(request.checkpointActivations())) {
                 int level = 0;

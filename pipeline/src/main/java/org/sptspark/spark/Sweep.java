@@ -683,7 +683,7 @@ public final class Sweep {
 
     /** The scores manifest of a sensitivity run: how the scores were made; the commit adds their id and digest. */
     public static ScoresManifest provenance(String suite, TaskSpec t, String data, String backbone, String preset,
-            VitConfig config, String sha, DistributedSensitivity.Request request, DistributedSensitivity.Result result,
+            org.sptspark.model.BackboneConfig config, String sha, DistributedSensitivity.Request request, DistributedSensitivity.Result result,
             String normalization, String versions) {
         return new ScoresManifest(null, new BackboneRef(preset, config, backbone, sha), TaskRef.of(suite, t, data),
                 "train800", result.batches(), request.batchSize(), result.images(), request.seed(), config.dropPathRate(),
