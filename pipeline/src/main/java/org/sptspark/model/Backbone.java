@@ -7,7 +7,7 @@ import ai.djl.training.ParameterStore;
 import java.util.Map;
 
 /**
- * A backbone model of any family ({@link VisionTransformer}, {@code SwinTransformer}, {@code
+ * A backbone model of any family ({@link VisionTransformer}, {@link SwinTransformer}, {@link
  * ConvNext}): its parameters under timm's names, in {@link ParameterSpace} order, and its forward
  * pass from images to logits.
  */

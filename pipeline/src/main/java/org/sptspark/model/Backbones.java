@@ -15,6 +15,9 @@ public final class Backbones {
         if (config instanceof VitConfig vit) {
             return VisionTransformer.create(manager, vit, seed);
         }
+        if (config instanceof SwinConfig swin) {
+            return SwinTransformer.create(manager, swin, seed);
+        }
         if (config instanceof ConvNextConfig convnext) {
             return ConvNext.create(manager, convnext, seed);
         }

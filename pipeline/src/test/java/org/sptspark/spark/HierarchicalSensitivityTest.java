@@ -37,6 +37,7 @@ import org.sptspark.model.Checkpoints;
 import org.sptspark.model.ConvNextConfig;
 import org.sptspark.model.Precision;
 import org.sptspark.model.StateDict;
+import org.sptspark.model.SwinConfig;
 import org.sptspark.model.TensorRole;
 import org.sptspark.model.VitInitializer;
 import org.sptspark.sensitivity.ScoresStore;
@@ -60,6 +61,7 @@ class HierarchicalSensitivityTest {
 
     static Stream<BackboneConfig> configs() {
         return Stream.of(
+                new SwinConfig("sens_swin", 32, 4, 3, 8, List.of(2, 2), List.of(1, 2), 4, 4, 16, 1e-5, 0.1),
                 new ConvNextConfig("sens_convnext", 32, 4, 3, List.of(1, 1), List.of(8, 16), 7, 4, 16, 1e-6, 0.1));
     }
 
@@ -114,16 +116,19 @@ class HierarchicalSensitivityTest {
         assertEquals(0, plan.totals().clsToken(), "no class token in " + config.family());
         long trained = plan.entries().stream().mapToLong(e -> e.decision().trainable()).sum();
         assertTrue(trained > 0 && trained <= budget * 1.05, "trained " + trained + " of a " + budget + " budget");
-        var structured = new ArrayList<String>();
         for (TuningPlan.Entry e : plan.entries()) {
             if (e.decision() instanceof TensorDecision.Structured) {
-                structured.add(e.name());
                 assertEquals(TensorRole.MATRIX, e.role(), e.name() + " became a module");
             }
             assertTrue(!(e.role() == TensorRole.KERNEL && e.decision() instanceof TensorDecision.Whole),
                     e.name() + ": a kernel is tuned as sparse entries or not at all");
         }
-        assertTrue(plan.entries().stream().anyMatch(e -> e.role() == TensorRole.KERNEL), "kernels are scored");
+        boolean kernels = config instanceof ConvNextConfig;
+        assertEquals(kernels, plan.entries().stream().anyMatch(e -> e.role() == TensorRole.KERNEL),
+                "ConvNeXt's kernels are scored; Swin has none");
+        assertTrue(plan.entries().stream().noneMatch(e -> e.name().contains("relative_position_bias_table")
+                || e.name().startsWith("patch_embed.") || e.name().startsWith("stem.") || e.name().startsWith("head.fc.")),
+                "the stem, the position tables and the head are not scored");
     }
 
     @ParameterizedTest
