@@ -23,7 +23,7 @@ public final class Merge {
      * @param config the merged model's architecture (the task's classes)
      * @param bytes the checkpoint's size
      */
-    public record Result(VitConfig config, String method, long bytes) {}
+    public record Result(org.sptspark.model.BackboneConfig config, String method, long bytes) {}
 
     /**
      * @throws IllegalArgumentException when the artifact is missing, damaged, for another backbone,

@@ -44,5 +44,29 @@ public interface Backbone {
      * intermediate array belongs to the images' manager. Drop-path, active only in training, draws
      * its masks from {@code dropPathSeed} alone.
      */
-    NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed);
+    default NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+        return forward(store, images, training, dropPathSeed, VisionTransformer.SegmentListener.NONE);
+    }
+
+    /**
+     * As {@link #logits}, calling {@code listener} as each segment starts: {@link
+     * VisionTransformer#EMBEDDING} (the patch embedding or stem), each block by its index over all
+     * stages (a stage's downsampling runs in its first block's segment), and {@link #depth} (the
+     * final norm, pooling and head). A tuning method sets its per-segment state there.
+     */
+    NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
+            VisionTransformer.SegmentListener listener);
+
+    /** The number of blocks, over all stages. */
+    int depth();
+
+    /**
+     * Installs (or with {@code null} removes) a branch on the block linear layer named by its timm
+     * prefix, e.g. {@code blocks.3.attn.q}, {@code layers.2.blocks.1.mlp.fc1}, {@code
+     * stages.1.blocks.0.mlp.fc2}: a LoRA branch, an Adapter.
+     */
+    void setBranch(String linear, VisionTransformer.LinearBranch branch);
+
+    /** Removes every installed branch: the model computes the plain backbone function again. */
+    void clearBranches();
 }

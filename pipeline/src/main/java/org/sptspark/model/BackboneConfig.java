@@ -43,4 +43,7 @@ public sealed interface BackboneConfig extends java.io.Serializable permits VitC
 
     /** The number of blocks, counted across stages for the hierarchical families. */
     int totalDepth();
+
+    /** The width of the features the head reads (a ViT's class token, the others' pooled map). */
+    int numFeatures();
 }

@@ -65,12 +65,12 @@ public final class Backprop {
     }
 
     /** The first segment of the forward pass that uses any of {@code tensors} (see {@link VisionTransformer.SegmentListener}). */
-    public static int firstSegment(VisionTransformer model, Iterable<TensorSpec> tensors) {
+    public static int firstSegment(Backbone model, Iterable<TensorSpec> tensors) {
         int first = model.depth();
         for (TensorSpec t : tensors) {
             int segment = t.block() >= 0 ? t.block()
-                    : t.operation().equals("norm") || ParameterSpace.isHead(t.name()) ? model.depth()
-                    : VisionTransformer.EMBEDDING;
+                    : t.operation().equals("norm") || t.operation().equals("head.norm") || ParameterSpace.isHead(t.name())
+                    ? model.depth() : VisionTransformer.EMBEDDING;
             first = Math.min(first, segment);
         }
         return first;
@@ -106,20 +106,26 @@ public final class Backprop {
      */
     public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels, long dropPathSeed,
             LossCheck check) {
-        if (model instanceof VisionTransformer vit) {
-            return whole(vit, store, images, labels, dropPathSeed, Hooks.none(VisionTransformer.EMBEDDING), check);
-        }
-        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-            NDArray logits = model.logits(store, images, true, dropPathSeed);
-            NDArray loss = loss(labels, logits);
-            float value = loss.getFloat();
-            check.check(value, logits);
-            collector.backward(loss);
-            return new Pass(value, logits);
-        }
+        return whole(model, store, images, labels, dropPathSeed, Hooks.none(VisionTransformer.EMBEDDING), check);
     }
 
-    private static Pass whole(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+    /**
+     * As {@link #run(VisionTransformer, ParameterStore, NDArray, NDArray, long, boolean, Hooks,
+     * LossCheck)} for a backbone of any family; activation checkpointing is a ViT's only so far.
+     */
+    public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels,
+            long dropPathSeed, boolean checkpoint, Hooks hooks, LossCheck check) {
+        if (model instanceof VisionTransformer vit) {
+            return run(vit, store, images, labels, dropPathSeed, checkpoint, hooks, check);
+        }
+        if (checkpoint) {
+            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
+                    + model.config().name());
+        }
+        return whole(model, store, images, labels, dropPathSeed, hooks, check);
+    }
+
+    private static Pass whole(Backbone model, ParameterStore store, NDArray images, NDArray labels,
             long dropPathSeed, Hooks hooks, LossCheck check) {
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             NDArray logits = model.forward(store, images, true, dropPathSeed, hooks);

@@ -60,6 +60,7 @@ public final class ConvNext extends AbstractBlock implements Backbone {
     private final Norm headNorm;
     private final LinearLayer head;
     private final Map<String, Parameter> named;
+    private final Map<String, LinearLayer> linears;
 
     public ConvNext(ConvNextConfig config) {
         super(VERSION);
@@ -94,6 +95,16 @@ public final class ConvNext extends AbstractBlock implements Backbone {
             }
         }
         named = Collections.unmodifiableMap(map);
+        var layers = new LinkedHashMap<String, LinearLayer>();
+        for (int i = 0; i < stages.size(); i++) {
+            List<ConvNextBlock> blocks = stages.get(i).blocks;
+            for (int j = 0; j < blocks.size(); j++) {
+                String prefix = "stages." + i + ".blocks." + j + ".mlp.";
+                layers.put(prefix + "fc1", blocks.get(j).fc1);
+                layers.put(prefix + "fc2", blocks.get(j).fc2);
+            }
+        }
+        linears = Collections.unmodifiableMap(layers);
     }
 
     /**
@@ -155,19 +166,47 @@ public final class ConvNext extends AbstractBlock implements Backbone {
     }
 
     @Override
-    public NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+    public int depth() {
+        return config.totalDepth();
+    }
+
+    @Override
+    public void setBranch(String linear, VisionTransformer.LinearBranch branch) {
+        LinearLayer layer = linears.get(linear);
+        if (layer == null) {
+            throw new IllegalArgumentException("no block linear layer '" + linear + "' in " + config.name());
+        }
+        layer.branch = branch;
+    }
+
+    @Override
+    public void clearBranches() {
+        linears.values().forEach(l -> l.branch = null);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
+            VisionTransformer.SegmentListener listener) {
+        listener.enter(VisionTransformer.EMBEDDING, images.getManager());
         NDArray x = stemConv.apply(store, images, training);
         x = stemNorm.apply(store, x, training);
         var random = new SplittableRandom(dropPathSeed);
+        int index = 0;
         for (Stage stage : stages) {
+            listener.enter(index, x.getManager());
             if (stage.downsampleNorm != null) {
                 x = stage.downsampleConv.apply(store, stage.downsampleNorm.apply(store, x, training), training);
             }
-            for (ConvNextBlock block : stage.blocks) {
+            for (int j = 0; j < stage.blocks.size(); j++) {
+                if (j > 0) {
+                    listener.enter(index, x.getManager());
+                }
                 // block i draws from the i-th split of the seed, as the ViT's blocks do
-                x = block.forward(store, x, training, random.split());
+                x = stage.blocks.get(j).forward(store, x, training, random.split());
+                index++;
             }
         }
+        listener.enter(depth(), x.getManager());
         Shape s = x.getShape();
         // global average pooling; DJL's PyTorch engine averages over one axis at a time
         NDArray pooled = x.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).mean(new int[] {2});

@@ -26,6 +26,7 @@ import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 import org.sptspark.model.VisionTransformer.LinearBranch;
 import org.sptspark.model.VisionTransformer.LinearLayer;
+import org.sptspark.model.VisionTransformer.SegmentListener;
 import org.sptspark.model.VisionTransformer.Module;
 import org.sptspark.model.VisionTransformer.Norm;
 
@@ -187,6 +188,7 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
      * Installs (or with {@code null} removes) a branch on the block linear layer named by its timm
      * prefix, e.g. {@code layers.2.blocks.1.attn.q} or {@code layers.0.blocks.0.mlp.fc1}.
      */
+    @Override
     public void setBranch(String linear, LinearBranch branch) {
         LinearLayer layer = linears.get(linear);
         if (layer == null) {
@@ -196,16 +198,32 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     }
 
     /** Removes every installed branch: the model computes the plain backbone function again. */
+    @Override
     public void clearBranches() {
         linears.values().forEach(l -> l.branch = null);
     }
 
     @Override
-    public NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
+    public int depth() {
+        return config.totalDepth();
+    }
+
+    @Override
+    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
+            SegmentListener listener) {
+        listener.enter(VisionTransformer.EMBEDDING, images.getManager());
         NDArray x = patchEmbed.apply(store, images, training);
         for (Stage stage : stages) {
-            x = stage.apply(store, x, training, dropPathSeed);
+            for (int j = 0; j < stage.blocks.size(); j++) {
+                SwinBlock block = stage.blocks.get(j);
+                listener.enter(block.index, x.getManager());
+                if (j == 0 && stage.downsample != null) {
+                    x = stage.downsample.apply(store, x, training);
+                }
+                x = block.apply(store, x, training, dropPathSeed);
+            }
         }
+        listener.enter(depth(), x.getManager());
         Shape s = x.getShape();
         // the mean over every token: DJL's PyTorch engine averages over one axis at a time
         NDArray pooled = norm.apply(store, x, training).reshape(s.get(0), s.get(1) * s.get(2), s.get(3))
@@ -559,14 +577,6 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
             for (int j = 0; j < c.depths().get(stage); j++) {
                 blocks.add(addChildBlock("blocks." + j, new SwinBlock(c, stage, j)));
             }
-        }
-
-        NDArray apply(ParameterStore store, NDArray x, boolean training, long seed) {
-            NDArray y = downsample == null ? x : downsample.apply(store, x, training);
-            for (SwinBlock block : blocks) {
-                y = block.apply(store, y, training, seed);
-            }
-            return y;
         }
 
         @Override

@@ -160,6 +160,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
      * Installs (or with {@code null} removes) a branch on the block linear layer named by its timm
      * prefix, e.g. {@code blocks.3.attn.q} or {@code blocks.3.mlp.fc1}.
      */
+    @Override
     public void setBranch(String linear, LinearBranch branch) {
         LinearLayer layer = linears.get(linear);
         if (layer == null) {
@@ -169,6 +170,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
     }
 
     /** Removes every installed branch: the model computes the plain backbone function again. */
+    @Override
     public void clearBranches() {
         linears.values().forEach(l -> l.branch = null);
     }
@@ -192,6 +194,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
     }
 
     /** The number of transformer blocks. */
+    @Override
     public int depth() {
         return blocks.size();
     }
@@ -216,6 +219,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
      * Logits for a batch, calling {@code listener} as each segment starts (all arrays belong to the
      * images' manager).
      */
+    @Override
     public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
             SegmentListener listener) {
         listener.enter(EMBEDDING, images.getManager());
@@ -226,11 +230,6 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
         }
         listener.enter(blocks.size(), x.getManager());
         return classify(store, x, training);
-    }
-
-    @Override
-    public NDArray logits(ParameterStore store, NDArray images, boolean training, long dropPathSeed) {
-        return forward(store, images, training, dropPathSeed, SegmentListener.NONE);
     }
 
     /**

@@ -61,6 +61,11 @@ public record VitConfig(
         return depth;
     }
 
+    @Override
+    public int numFeatures() {
+        return embedDim;
+    }
+
     /** This architecture as JSON, the form manifests record. */
     public com.google.gson.JsonElement toJson() {
         return new com.google.gson.Gson().toJsonTree(this);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.function.UnaryOperator;
+import org.sptspark.model.Backbone;
 import org.sptspark.model.VisionTransformer;
 
 /**
@@ -13,7 +14,7 @@ import org.sptspark.model.VisionTransformer;
 public interface ModuleContext {
 
     /** The frozen backbone; modules never write its tensors (only {@link TuningModule#merge} does). */
-    VisionTransformer model();
+    Backbone model();
 
     /** Owns every array a module creates; closed with the tuned model. */
     NDManager manager();

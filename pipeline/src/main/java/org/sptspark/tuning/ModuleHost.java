@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.sptspark.model.ParameterSpace;
+import org.sptspark.model.Backbone;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.modules.ModuleContext;
 import org.sptspark.modules.Unstructured;
@@ -23,7 +24,7 @@ import org.sptspark.modules.Unstructured;
  */
 final class ModuleHost implements ModuleContext {
 
-    private final VisionTransformer model;
+    private final Backbone model;
     private final NDManager manager;
     private final long seed;
     private final Unstructured mode;
@@ -36,7 +37,7 @@ final class ModuleHost implements ModuleContext {
     private NDArray lastDropoutInput;
     private NDArray lastDropoutOutput;
 
-    ModuleHost(VisionTransformer model, NDManager manager, long seed, Unstructured mode, Map<String, NDArray> overlay) {
+    ModuleHost(Backbone model, NDManager manager, long seed, Unstructured mode, Map<String, NDArray> overlay) {
         this.model = model;
         this.manager = manager;
         this.seed = seed;
@@ -115,7 +116,7 @@ final class ModuleHost implements ModuleContext {
     }
 
     @Override
-    public VisionTransformer model() {
+    public Backbone model() {
         return model;
     }
 

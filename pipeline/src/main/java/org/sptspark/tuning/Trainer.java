@@ -55,7 +55,12 @@ public final class Trainer {
         var epochs = new ArrayList<Epoch>();
         NDManager root = tuned.model().manager();
         recipe.precision().requireSupported(root.getDevice());
-        tuned.model().setPrecision(recipe.precision());
+        if (tuned.model() instanceof org.sptspark.model.VisionTransformer vit) {
+            vit.setPrecision(recipe.precision());
+        } else if (recipe.precision() != org.sptspark.model.Precision.FP32) {
+            throw new IllegalArgumentException(recipe.precision() + " is implemented for ViT backbones only so far, not for "
+                    + tuned.model().config().name());
+        }
         tuned.setActivationCheckpointing(recipe.checkpointActivations());
         double trainingNanos = 0;
         try (AdamW optimizer = new AdamW(root)) {

@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.sptspark.allocation.TensorDecision;
+import org.sptspark.model.Backbone;
 import org.sptspark.model.Backprop;
+import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitInitializer;
@@ -42,7 +44,7 @@ public final class TunedModel implements AutoCloseable {
     /** Drop-path on the structured modules' output, as the reference. */
     public static final double MODULE_DROP_PATH = 0.1;
 
-    private final VisionTransformer model;
+    private final Backbone model;
     private final TuningLayout layout;
     private final Unstructured mode;
     private final NDManager manager;
@@ -57,7 +59,7 @@ public final class TunedModel implements AutoCloseable {
     private boolean merged;
     private boolean checkpointing;
 
-    private TunedModel(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode, boolean training,
+    private TunedModel(Backbone model, TuningLayout layout, long seed, Unstructured mode, boolean training,
             Map<String, NDArray> overlay) {
         var backbone = model.space().backbone().stream().map(TensorSpec::name).collect(java.util.stream.Collectors.toSet());
         if (!layout.decisions().keySet().equals(backbone)) {
@@ -87,9 +89,10 @@ public final class TunedModel implements AutoCloseable {
             modules.add(module);
             byType.computeIfAbsent(type, t -> new ArrayList<>()).add(module);
         }
-        for (String head : List.of("head.weight", "head.bias")) {
-            TensorSpec t = model.space().get(head);
-            modules.add(WholeTensor.TYPE.create(context, t, new TensorDecision.Whole(t.size())));
+        for (TensorSpec t : model.space().tensors()) {
+            if (ParameterSpace.isHead(t.name())) {
+                modules.add(WholeTensor.TYPE.create(context, t, new TensorDecision.Whole(t.size())));
+            }
         }
         byType.forEach((type, mine) -> {
             TrainingHook hook = type.hook(mine, context);
@@ -126,7 +129,7 @@ public final class TunedModel implements AutoCloseable {
      * A model ready to train: the head re-initialised from {@code seed} (trunc-normal 0.02, bias
      * zero), deltas and up projections zero, down projections drawn from {@code seed}.
      */
-    public static TunedModel forTraining(VisionTransformer model, TuningLayout layout, long seed, Unstructured mode) {
+    public static TunedModel forTraining(Backbone model, TuningLayout layout, long seed, Unstructured mode) {
         VitInitializer.reinitializeHead(model, seed);
         return new TunedModel(model, layout, seed, mode, true, null);
     }
@@ -135,7 +138,7 @@ public final class TunedModel implements AutoCloseable {
      * The tuned model an artifact describes, for inference or merging: every trained tensor is
      * set from {@code tensors}, which must hold exactly the layout's tensors with their shapes.
      */
-    public static TunedModel fromTensors(VisionTransformer model, TuningLayout layout, Map<String, NDArray> tensors,
+    public static TunedModel fromTensors(Backbone model, TuningLayout layout, Map<String, NDArray> tensors,
             String source) {
         return load(new TunedModel(model, layout, 0, Unstructured.DELTA, false, null), tensors, source);
     }
@@ -147,18 +150,20 @@ public final class TunedModel implements AutoCloseable {
      * at each {@link #forward}; so several overlays can use one backbone in memory, one forward
      * at a time (callers serialise forwards on one model).
      */
-    public static TunedModel overlay(VisionTransformer model, TuningLayout layout, Map<String, NDArray> tensors,
+    public static TunedModel overlay(Backbone model, TuningLayout layout, Map<String, NDArray> tensors,
             String source) {
-        for (String head : List.of("head.weight", "head.bias")) {
+        List<String> heads = model.space().tensors().stream().map(TensorSpec::name).filter(ParameterSpace::isHead).toList();
+        for (String head : heads) {
             if (!tensors.containsKey(head)) {
                 throw new IllegalArgumentException(source + " has no " + head);
             }
         }
-        Shape w = tensors.get("head.weight").getShape();
-        Shape b = tensors.get("head.bias").getShape();
-        if (w.dimension() != 2 || w.get(1) != model.config().embedDim() || b.dimension() != 1 || b.get(0) != w.get(0)) {
+        Shape w = tensors.get(heads.get(0)).getShape();
+        Shape b = tensors.get(heads.get(1)).getShape();
+        int features = model.config().numFeatures();
+        if (w.dimension() != 2 || w.get(1) != features || b.dimension() != 1 || b.get(0) != w.get(0)) {
             throw new IllegalArgumentException(source + ": head " + w + " / " + b + " does not fit embedding width "
-                    + model.config().embedDim());
+                    + features);
         }
         return load(new TunedModel(model, layout, 0, Unstructured.DELTA, false, tensors), tensors, source);
     }
@@ -184,7 +189,7 @@ public final class TunedModel implements AutoCloseable {
         }
     }
 
-    public VisionTransformer model() {
+    public Backbone model() {
         return model;
     }
 
@@ -239,6 +244,10 @@ public final class TunedModel implements AutoCloseable {
      * block's input, at the cost of one more forward pass.
      */
     public void setActivationCheckpointing(boolean on) {
+        if (on && !(model instanceof VisionTransformer)) {
+            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
+                    + model.config().name());
+        }
         checkpointing = on;
     }
 
@@ -286,7 +295,10 @@ public final class TunedModel implements AutoCloseable {
         if (overlays.isEmpty() || overlays.size() != rows.length) {
             throw new IllegalArgumentException(overlays.size() + " overlays for " + rows.length + " row groups");
         }
-        VisionTransformer model = overlays.get(0).model;
+        if (!(overlays.get(0).model instanceof VisionTransformer model)) {
+            throw new IllegalArgumentException("mixed batches are implemented for ViT backbones only so far, not for "
+                    + overlays.get(0).model.config().name() + ": route per artifact");
+        }
         var groups = new ArrayList<VisionTransformer.RowGroup>();
         for (int g = 0; g < overlays.size(); g++) {
             TunedModel t = overlays.get(g);

@@ -99,10 +99,10 @@ final class TuningFixtures {
             expected = tuned.forward(xs, false, 0).toFloatArray();
         }
         try (NDManager other = NDManager.newBaseManager(); StateDict dict = Checkpoints.read(merged, other)) {
-            var plain = VisionTransformer.create(other, tuned.model().config(), 0);
+            var plain = org.sptspark.model.Backbones.create(other, tuned.model().config(), 0);
             Checkpoints.load(plain, dict, Checkpoints.HeadPolicy.LOAD);
             NDArray xo = other.create(x.toFloatArray(), x.getShape());
-            float[] actual = plain.forward(new ParameterStore(other, false), new NDList(xo), false).head().toFloatArray();
+            float[] actual = plain.logits(new ParameterStore(other, false), xo, false, 0).toFloatArray();
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], actual[i], 1e-5, "logit " + i);
             }
