@@ -32,8 +32,8 @@ public final class AllocationBenchmark {
 
     private AllocationBenchmark() {}
 
-    public static SensitivityScores randomScores(VitConfig config, long seed) {
-        var space = ParameterSpace.of(config);
+    public static SensitivityScores randomScores(BackboneConfig config, long seed) {
+        var space = config.space();
         var random = new SplittableRandom(seed);
         var map = new LinkedHashMap<String, float[]>();
         for (TensorSpec t : space.scored()) {

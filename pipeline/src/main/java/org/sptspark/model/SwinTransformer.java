@@ -71,6 +71,7 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     private final LinearLayer head;
     private final Map<String, Parameter> named;
     private final Map<String, LinearLayer> linears;
+    private final Map<String, PatchMerging> reductions;
 
     public SwinTransformer(SwinConfig config) {
         super(VERSION);
@@ -117,6 +118,11 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
             }
         }
         linears = Collections.unmodifiableMap(layers);
+        var merging = new LinkedHashMap<String, PatchMerging>();
+        for (int i = 1; i < stages.size(); i++) {
+            merging.put("layers." + i + ".downsample.reduction", stages.get(i).downsample);
+        }
+        reductions = Collections.unmodifiableMap(merging);
     }
 
     /**
@@ -191,16 +197,21 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     @Override
     public void setBranch(String linear, LinearBranch branch) {
         LinearLayer layer = linears.get(linear);
-        if (layer == null) {
+        PatchMerging merging = reductions.get(linear);
+        if (layer != null) {
+            layer.branch = branch;
+        } else if (merging != null) {
+            merging.branch = branch;
+        } else {
             throw new IllegalArgumentException("no block linear layer '" + linear + "' in " + config.name());
         }
-        layer.branch = branch;
     }
 
     /** Removes every installed branch: the model computes the plain backbone function again. */
     @Override
     public void clearBranches() {
         linears.values().forEach(l -> l.branch = null);
+        reductions.values().forEach(m -> m.branch = null);
     }
 
     @Override
@@ -370,6 +381,8 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     static final class PatchMerging extends Module {
         final Norm norm;
         final Parameter reduction;
+        /** A tuning method's branch on the reduction (a LoRA branch, an Adapter), or {@code null}. */
+        LinearBranch branch;
 
         PatchMerging(int inDim, double eps) {
             norm = addChildBlock("norm", new Norm(4 * inDim, eps));
@@ -387,7 +400,8 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
             NDArray merged = x.reshape(b, h / 2, 2, w / 2, 2, c).transpose(0, 1, 3, 4, 2, 5)
                     .reshape(b, h / 2, w / 2, 4 * c);
             NDArray normed = norm.apply(store, merged, training);
-            return Linear.linear(normed, store.getValue(reduction, x.getDevice(), training)).head();
+            NDArray y = Linear.linear(normed, store.getValue(reduction, x.getDevice(), training)).head();
+            return branch == null ? y : branch.apply(normed, y, training);
         }
 
         @Override
