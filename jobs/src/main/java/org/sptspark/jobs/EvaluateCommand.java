@@ -11,7 +11,7 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Split;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
-import org.sptspark.model.VitConfig;
+import org.sptspark.model.BackboneConfig;
 import org.sptspark.tuning.Accuracy;
 import org.sptspark.tuning.LabeledImages;
 import org.sptspark.tuning.Trainer;
@@ -57,7 +57,7 @@ final class EvaluateCommand implements Callable<Integer> {
         Suite s = Suite.load(suite != null ? suite : manifest.task().suite());
         TaskSpec task = s.task(manifest.task().name());
         Split which = Split.parse(split);
-        VitConfig config = manifest.backbone().vit();
+        BackboneConfig config = manifest.backbone().architecture();
         Normalization norm = Normalization.named(manifest.normalizationOrDefault());
         try (NDManager manager = NDManager.newBaseManager()) {
             var opened = org.sptspark.artifact.OpenedArtifact.open(hadoop, artifact, backbone, manager);

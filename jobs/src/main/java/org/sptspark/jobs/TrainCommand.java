@@ -12,8 +12,8 @@ import org.apache.spark.sql.SparkSession;
 import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
-import org.sptspark.model.VitConfig;
-import org.sptspark.model.VitPresets;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
 import org.sptspark.training.ResultsTable;
 import org.sptspark.training.TaskTraining;
 import org.sptspark.tuning.Method;
@@ -85,12 +85,12 @@ final class TrainCommand implements Callable<Integer> {
         }
         Recipe r = recipe.recipe();
         SparkSessions.refuseUnsupported(r.precision());
-        VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
+        BackboneConfig config = BackbonePresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(r.dropPath());
         var err = spec.commandLine().getErr();
         if (budget != null) {
             // before Spark starts: a method without budgets, a malformed or unreachable budget fails in one line
             var at = new Method.AtBudget(m, budget);
-            var space = org.sptspark.model.ParameterSpace.of(config);
+            var space = config.space();
             // the training's log prints the choice
             m.match(at.parseBudget(space), space, false, w -> err.println("warning: " + w));
             err.flush();

@@ -8,6 +8,8 @@ import org.apache.hadoop.fs.Path;
 import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.StateDict;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.tuning.TunedModel;
 
@@ -28,7 +30,7 @@ public record OpenedArtifact(Artifacts.Loaded loaded, TunedModel tuned) {
             throws IOException {
         var manifest = Artifacts.manifest(hadoop, artifact);
         CheckpointFiles.check(hadoop, backboneUri, manifest.backbone().architecture());
-        VisionTransformer model = VisionTransformer.create(manager, manifest.backbone().vit(), 0);
+        Backbone model = Backbones.create(manager, manifest.backbone().architecture(), 0);
         Path path = new Path(backboneUri);
         try (InputStream in = path.getFileSystem(hadoop).open(path);
                 StateDict dict = Checkpoints.read(in, backboneUri, manager)) {

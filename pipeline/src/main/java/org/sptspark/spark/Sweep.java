@@ -31,8 +31,8 @@ import org.sptspark.lake.Secrets;
 import org.sptspark.lake.SoftwareVersions;
 import org.sptspark.model.BackboneRef;
 import org.sptspark.model.CheckpointFiles;
-import org.sptspark.model.VitConfig;
-import org.sptspark.model.VitPresets;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
 import org.sptspark.sensitivity.ScoresManifest;
 import org.sptspark.sensitivity.ScoresStore;
 import org.sptspark.snella.SnellaOptions;
@@ -232,8 +232,8 @@ public final class Sweep {
         org.sptspark.lake.LakeFiles.checkWritable(hadoop, c.lake());
         List<TaskSpec> tasks = c.tasks().isEmpty() ? c.suite().tasks() : c.tasks().stream().map(c.suite()::task).toList();
         List<Method> spt = distinct.stream().filter(Method::needsPlan).toList();
-        VitConfig architecture = VitPresets.get(c.preset());
-        var backboneSpace = org.sptspark.model.ParameterSpace.of(architecture);
+        BackboneConfig architecture = BackbonePresets.get(c.preset());
+        var backboneSpace = architecture.space();
         List<Budget> budgets = spt.isEmpty() ? List.of()
                 : c.budgets().stream().map(b -> Budget.parse(b, backboneSpace.backboneSize())).toList();
         // one budget written twice (20k and 20000) would train twice under two names
@@ -291,7 +291,7 @@ public final class Sweep {
         var failures = new ArrayList<Failure>();
         var allocationRows = new ArrayList<Row>();
         for (TaskSpec task : tasks) {
-            VitConfig config = VitPresets.get(c.preset()).withNumClasses(task.classes()).withDropPathRate(c.recipe().dropPath());
+            BackboneConfig config = BackbonePresets.get(c.preset()).withNumClasses(task.classes()).withDropPathRate(c.recipe().dropPath());
             Map<Method, List<String>> plans = new LinkedHashMap<>();
             var taskAllocation = new ArrayList<Row>();
             String stage = "sensitivity";
@@ -366,7 +366,7 @@ public final class Sweep {
             if (e.outcome().method().equals(Method.SNELLA.id())) {
                 try {
                     var manifest = org.sptspark.artifact.Artifacts.manifest(hadoop, e.outcome().folder());
-                    var space = org.sptspark.model.ParameterSpace.of(VitPresets.get(c.preset()).withNumClasses(e.task().classes()));
+                    var space = BackbonePresets.get(c.preset()).withNumClasses(e.task().classes()).space();
                     allocationRows.addAll(manifest.snella().allocationRows(c.run(), c.suite().name(), e.task().name(),
                             e.outcome().folder(), new Budget(manifest.budget().label(), manifest.budget().target()),
                             manifest.budget().achieved(), space));
@@ -477,7 +477,7 @@ public final class Sweep {
     }
 
     /** The slots of a task, in the order of the methods (a selected method at its first budget's place). */
-    private static List<Slot> slots(Config c, TaskSpec task, VitConfig config, String sha, Map<Method, List<String>> plans) {
+    private static List<Slot> slots(Config c, TaskSpec task, BackboneConfig config, String sha, Map<Method, List<String>> plans) {
         var slots = new ArrayList<Slot>();
         var grouped = new LinkedHashMap<String, List<TaskTraining.Request>>();
         var names = new LinkedHashMap<String, List<String>>();
@@ -654,7 +654,7 @@ public final class Sweep {
     }
 
     /** Stage 1 for one task: committed scores are reused. Returns the scores folder. */
-    public static String score(SparkSession spark, Config c, TaskSpec task, VitConfig config, String sha,
+    public static String score(SparkSession spark, Config c, TaskSpec task, BackboneConfig config, String sha,
             Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         String folder = ScoresStore.folder(c.lake(), c.suite().name(), task.name(), c.preset(), sha);

@@ -28,6 +28,9 @@ import org.sptspark.lake.SoftwareVersions;
 import org.sptspark.model.BackboneRef;
 import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.VisionTransformer;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Unstructured;
 import org.sptspark.snella.Competition;
@@ -72,7 +75,7 @@ public final class TaskTraining {
      *     trained artifact unchanged
      */
     public record Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
-            VitConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
+            BackboneConfig config, Normalization normalization, Method method, String planUri, int rank, SnellaOptions snella,
             Recipe recipe, String lake, int evalBatchSize, boolean force, String versions, String budget,
             Split trainSplit, Split evalSplit, boolean maxOverEvals) implements Serializable {
 
@@ -92,7 +95,7 @@ public final class TaskTraining {
 
         /** A request on {@code train800val200}, evaluated on {@code test}, with a baseline budget or none. */
         public Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
-                VitConfig config, Normalization normalization, Method method, String planUri, int rank,
+                BackboneConfig config, Normalization normalization, Method method, String planUri, int rank,
                 SnellaOptions snella, Recipe recipe, String lake, int evalBatchSize, boolean force, String versions,
                 String budget) {
             this(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank, snella,
@@ -101,7 +104,7 @@ public final class TaskTraining {
 
         /** A request without a baseline budget. */
         public Request(String suite, TaskSpec task, String dataRoot, String backboneUri, String backboneSha,
-                VitConfig config, Normalization normalization, Method method, String planUri, int rank,
+                BackboneConfig config, Normalization normalization, Method method, String planUri, int rank,
                 SnellaOptions snella, Recipe recipe, String lake, int evalBatchSize, boolean force, String versions) {
             this(suite, task, dataRoot, backboneUri, backboneSha, config, normalization, method, planUri, rank, snella,
                     recipe, lake, evalBatchSize, force, versions, null);
@@ -133,7 +136,7 @@ public final class TaskTraining {
             if (budget == null) {
                 return null;
             }
-            var space = org.sptspark.model.ParameterSpace.of(config);
+            var space = config.space();
             return method.match(new Method.AtBudget(method, budget).parseBudget(space), space, false, w -> { });
         }
 
@@ -257,7 +260,7 @@ public final class TaskTraining {
             List<Sample> test = r.evalSplit() == Split.VAL ? val : reader.read(r.dataRoot(), r.task(), r.evalSplit());
             int size = r.config().imageSize();
             try (NDManager manager = NDManager.newBaseManager(device)) {
-                VisionTransformer model = VisionTransformer.create(manager, r.config(), 0);
+                Backbone model = Backbones.create(manager, r.config(), 0);
                 CheckpointFiles.loadVerified(model, hadoop, r.backboneUri(), r.backboneSha(), manager);
                 MatchedBudget matched = r.matched();
                 TuningLayout layout;

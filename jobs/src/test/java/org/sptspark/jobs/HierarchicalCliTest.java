@@ -1,0 +1,93 @@
+package org.sptspark.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sptspark.jobs.SptCliTest.Run;
+import org.sptspark.model.BackbonePresets;
+import org.sptspark.model.Backbones;
+import org.sptspark.model.Checkpoints;
+
+/**
+ * SPT's three stages, evaluation and merging through the command line on the Swin and ConvNeXt
+ * demo presets: sensitivity, a plan, SPT-LoRA and a LoRA baseline trained, the artifact evaluated
+ * again to the top-1 training reported, and merged into a checkpoint that evaluates the same.
+ */
+class HierarchicalCliTest {
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @ValueSource(strings = {BackbonePresets.SWIN_DEMO, BackbonePresets.CONVNEXT_DEMO})
+    void sensitivityAllocateTrainEvaluateAndMerge(String preset) throws Exception {
+        String data = dir.resolve("data").toString();
+        assertEquals(0, SptCliTest.run("generate", "--task", "gen_clevr_dist", "--out", data, "--test-size", "20").exit());
+        Path backbone = dir.resolve(preset + ".safetensors");
+        try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            Checkpoints.write(Backbones.create(manager, BackbonePresets.get(preset), 3), backbone);
+        }
+        String lake = dir.resolve("lake").toString();
+        String[] where = {"--suite", "demo", "--task", "gen_clevr_dist", "--data", data, "--backbone", backbone.toString(),
+            "--preset", preset, "--lake", lake};
+        Run scored = SptCliTest.run(concat(new String[] {"sensitivity", "--batches", "2", "--batch-size", "8"}, where));
+        assertEquals(0, scored.exit(), scored.err());
+        Path scores;
+        try (var found = Files.list(dir.resolve("lake/sensitivity/demo/gen_clevr_dist"))) {
+            scores = found.findFirst().orElseThrow();
+        }
+        Run allocated = SptCliTest.run("allocate", "--scores", scores.toString(), "--budget", "5k", "--method", "lora",
+                "--lake", lake, "--run", "r1");
+        assertEquals(0, allocated.exit(), allocated.err());
+        String plan = dir.resolve("lake/plans/demo/gen_clevr_dist").resolve(scores.getFileName())
+                .resolve("spt-lora-5k.json").toString();
+
+        String[] recipe = {"--epochs", "1", "--run", "t1"};
+        Run spt = SptCliTest.run(concat(concat(new String[] {"train", "--method", "spt-lora", "--plan", plan}, where), recipe));
+        assertEquals(0, spt.exit(), spt.err());
+        assertTrue(spt.out().contains("gen_clevr_dist spt-lora @ 5k: top-1"), spt.out());
+        Run lora = SptCliTest.run(concat(concat(new String[] {"train", "--method", "lora", "--rank", "2"}, where), recipe));
+        assertEquals(0, lora.exit(), lora.err());
+
+        Path folder;
+        try (var found = Files.list(dir.resolve("lake/artifacts/demo/gen_clevr_dist"))) {
+            folder = found.findFirst().orElseThrow();
+        }
+        String manifest = Files.readString(folder.resolve("spt-lora-5k/manifest.json"));
+        String family = preset.startsWith("swin") ? "swin" : "convnext";
+        assertTrue(manifest.contains("\"family\": \"" + family + "\""), manifest);
+        Run evaluated = SptCliTest.run("evaluate", "--artifact", folder.resolve("spt-lora-5k").toString(), "--backbone",
+                backbone.toString(), "--data", data);
+        assertEquals(0, evaluated.exit(), evaluated.err());
+        var top1 = Pattern.compile("top-1 (\\d\\.\\d{4})");
+        var trained = top1.matcher(spt.out());
+        var again = top1.matcher(evaluated.out());
+        assertTrue(trained.find() && again.find(), spt.out() + evaluated.out());
+        assertEquals(trained.group(1), again.group(1), "evaluating the artifact again");
+
+        Path merged = dir.resolve("merged.safetensors");
+        Run merge = SptCliTest.run("merge", "--artifact", folder.resolve("spt-lora-5k").toString(), "--backbone",
+                backbone.toString(), "--out", merged.toString());
+        assertEquals(0, merge.exit(), merge.err());
+        // a whole timm-layout checkpoint with the task's 6-class head, strictly loadable
+        try (var manager = ai.djl.ndarray.NDManager.newBaseManager();
+                var dict = Checkpoints.read(merged, manager)) {
+            var config = BackbonePresets.get(preset).withNumClasses(6);
+            Checkpoints.load(Backbones.create(manager, config, 0), dict, Checkpoints.HeadPolicy.LOAD);
+        }
+        Run info = SptCliTest.run("model-info", "--preset", preset, "--summary");
+        assertEquals(0, info.exit(), info.err());
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
