@@ -305,7 +305,7 @@ final class BenchCommand implements Runnable {
                 }
             }
             List<Boolean> modes = checkpointing.modes();
-            presets.forEach(VitPresets::get);
+            presets.forEach(BackbonePresets::get);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "engine %s %s, %d cores; batch %d, median of %d steps; AdamW; %s%n",
                     ai.djl.engine.Engine.getInstance().getEngineName(), ai.djl.engine.Engine.getInstance().getVersion(),
@@ -323,7 +323,7 @@ final class BenchCommand implements Runnable {
                         org.sptspark.bench.TrainingBenchmark.Row r;
                         long peak;
                         if (inProcess) {
-                            r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(preset), method, budget, rank,
+                            r = org.sptspark.bench.TrainingBenchmark.measure(BackbonePresets.get(preset), method, budget, rank,
                                     batch, warmup, steps, checkpoint);
                             peak = r.peakRssBytes();
                         } else {
@@ -384,7 +384,7 @@ final class BenchCommand implements Runnable {
         private Row() {}
 
         public static void main(String[] a) {
-            var r = org.sptspark.bench.TrainingBenchmark.measure(VitPresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
+            var r = org.sptspark.bench.TrainingBenchmark.measure(BackbonePresets.get(a[0]), a[1], a[2], Integer.parseInt(a[3]),
                     Integer.parseInt(a[4]), Integer.parseInt(a[5]), Integer.parseInt(a[6]), Boolean.parseBoolean(a[7]));
             System.out.println("ROW " + new com.google.gson.Gson().toJson(r));
             System.exit(0);

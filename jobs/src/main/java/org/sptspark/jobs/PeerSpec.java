@@ -55,7 +55,7 @@ final class PeerSpec {
 
     /** One training step of our row: its layout and trainables. */
     static JsonObject training(TrainingBenchmark.Workload w) {
-        JsonObject spec = base("train", w.config(), (int) w.images().getShape().get(0));
+        JsonObject spec = base("train", (VitConfig) w.config(), (int) w.images().getShape().get(0)); // the peer is a ViT
         spec.addProperty("method", w.method());
         spec.addProperty("lr", TrainingBenchmark.LR);
         spec.addProperty("weightDecay", TrainingBenchmark.WEIGHT_DECAY);

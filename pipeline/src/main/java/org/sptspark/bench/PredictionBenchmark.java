@@ -49,7 +49,9 @@ public final class PredictionBenchmark {
             int repeats, Configuration hadoop) {
         var mixed = RoutedInference.open(router, "cpu", Precision.FP32, 5, RoutedInference.Mode.MIXED, hadoop);
         var separate = RoutedInference.open(router, "cpu", Precision.FP32, 5, RoutedInference.Mode.PER_ARTIFACT, hadoop);
-        VitConfig config = router.targets().iterator().next().config().withNumClasses(1);
+        if (!(router.targets().iterator().next().config().withNumClasses(1) instanceof VitConfig config)) {
+            throw new IllegalArgumentException("mixed batches, which this benchmark measures, are a ViT's only so far");
+        }
         VisionTransformer model = BackboneCache.get(router.backbone(), router.sha256(), config, Device.cpu(), hadoop);
         var batches = new ArrayList<List<RoutedInference.Input>>();
         for (int i = 0; i < rows.size(); i += batch) {

@@ -22,6 +22,9 @@ import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.model.Checkpoints;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.Precision;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Trainable;
@@ -90,27 +93,27 @@ public final class TrainingBenchmark {
      *     many entries), not which entries are chosen
      * @param rank the LoRA/Adapter rank
      */
-    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+    public static Row measure(BackboneConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps) {
         return measure(config, method, budget, rank, batch, warmup, steps, ai.djl.engine.Engine.getInstance().defaultDevice(),
                 Precision.FP32);
     }
 
-    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, with activation checkpointing or without. */
-    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+    /** As {@link #measure(BackboneConfig, String, String, int, int, int, int)}, with activation checkpointing or without. */
+    public static Row measure(BackboneConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps, boolean checkpointActivations) {
         return measure(config, method, budget, rank, batch, warmup, steps, ai.djl.engine.Engine.getInstance().defaultDevice(),
                 Precision.FP32, checkpointActivations);
     }
 
-    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device and in a precision. */
-    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+    /** As {@link #measure(BackboneConfig, String, String, int, int, int, int)}, on a device and in a precision. */
+    public static Row measure(BackboneConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps, Device device, Precision precision) {
         return measure(config, method, budget, rank, batch, warmup, steps, device, precision, false);
     }
 
-    /** As {@link #measure(VitConfig, String, String, int, int, int, int)}, on a device, in a precision, checkpointed or not. */
-    public static Row measure(VitConfig config, String method, String budget, int rank, int batch, int warmup,
+    /** As {@link #measure(BackboneConfig, String, String, int, int, int, int)}, on a device, in a precision, checkpointed or not. */
+    public static Row measure(BackboneConfig config, String method, String budget, int rank, int batch, int warmup,
             int steps, Device device, Precision precision, boolean checkpointActivations) {
         try (Workload w = Workload.setUp(config, method, budget, rank, batch, device, precision)) {
             w.tuned().setActivationCheckpointing(checkpointActivations);
@@ -132,7 +135,7 @@ public final class TrainingBenchmark {
      * {@link #measure} times it.
      */
     public static final class Workload implements BenchWorkload {
-        private final VitConfig config;
+        private final BackboneConfig config;
         private final String method;
         private final boolean masked;
         private final Method m;
@@ -140,7 +143,7 @@ public final class TrainingBenchmark {
         private final Precision precision;
         private final int batch;
         private final NDManager manager;
-        private final VisionTransformer model;
+        private final Backbone model;
         private final TuningLayout layout;
         private final String budgetLabel;
         private final TunedModel tuned;
@@ -150,7 +153,7 @@ public final class TrainingBenchmark {
         private int steps;
         private double loss = Double.NaN;
 
-        private Workload(VitConfig config, String method, String budget, int rank, int batch, Device device,
+        private Workload(BackboneConfig config, String method, String budget, int rank, int batch, Device device,
                 Precision precision) {
             this.config = config;
             this.method = method;
@@ -164,8 +167,12 @@ public final class TrainingBenchmark {
             TunedModel t = null;
             AdamW a = null;
             try {
-                model = VisionTransformer.create(manager, config, 1);
-                model.setPrecision(precision);
+                model = Backbones.create(manager, config, 1);
+                if (model instanceof VisionTransformer vit) {
+                    vit.setPrecision(precision);
+                } else if (precision != org.sptspark.model.Precision.FP32) {
+                    throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far");
+                }
                 String label = null;
                 if (m.needsPlan()) {
                     var rule = AllocationRule.defaults(m.planModule(), rank);
@@ -211,13 +218,13 @@ public final class TrainingBenchmark {
          * @param budget SPT's budget, planned as {@link #measure} plans it
          * @param rank the LoRA/Adapter rank
          */
-        public static Workload setUp(VitConfig config, String method, String budget, int rank, int batch) {
+        public static Workload setUp(BackboneConfig config, String method, String budget, int rank, int batch) {
             return setUp(config, method, budget, rank, batch, ai.djl.engine.Engine.getInstance().defaultDevice(),
                     Precision.FP32);
         }
 
-        /** As {@link #setUp(VitConfig, String, String, int, int)}, on a device and in a precision. */
-        public static Workload setUp(VitConfig config, String method, String budget, int rank, int batch, Device device,
+        /** As {@link #setUp(BackboneConfig, String, String, int, int)}, on a device and in a precision. */
+        public static Workload setUp(BackboneConfig config, String method, String budget, int rank, int batch, Device device,
                 Precision precision) {
             if (!methods().contains(method)) {
                 throw new IllegalArgumentException("unknown method '" + method + "': choose from " + methods());
@@ -249,7 +256,7 @@ public final class TrainingBenchmark {
             return loss;
         }
 
-        public VitConfig config() {
+        public BackboneConfig config() {
             return config;
         }
 
@@ -263,7 +270,7 @@ public final class TrainingBenchmark {
             return masked;
         }
 
-        public VisionTransformer model() {
+        public Backbone model() {
             return model;
         }
 

@@ -49,8 +49,8 @@ public final class VitPresets {
     public static VitConfig get(String name) {
         return find(name).orElseThrow(() -> BackbonePresets.find(name)
                 .map(other -> new IllegalArgumentException("preset '" + name + "' is a " + other.family()
-                        + " model; sensitivity, training and the commands after them take ViT presets only so far ("
-                        + String.join(", ", names()) + "); model-info and checkpoint loading take every family"))
+                        + " model; this command takes ViT presets only so far (" + String.join(", ", names())
+                        + "); see README, Backbones, for what runs on every family"))
                 .orElseGet(() -> new IllegalArgumentException(
                         "unknown ViT preset '" + name + "'; known presets: " + String.join(", ", names()))));
     }

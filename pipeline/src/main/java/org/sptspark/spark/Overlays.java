@@ -8,8 +8,6 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.sptspark.artifact.Artifacts;
 import org.sptspark.model.Gradients;
-import org.sptspark.model.ParameterSpace;
-import org.sptspark.model.VisionTransformer;
 import org.sptspark.tuning.TunedModel;
 
 /**
@@ -27,14 +25,14 @@ final class Overlays {
      * The artifact laid over {@code model}. Under the gradient lock: making an overlay clears the
      * shared model's branches, which another task thread's forward may be using.
      */
-    static TunedModel get(VisionTransformer model, Prediction.Target t, String sha, Configuration hadoop) {
+    static TunedModel get(org.sptspark.model.Backbone model, Prediction.Target t, String sha, Configuration hadoop) {
         synchronized (Gradients.ENGINE_LOCK) {
             String key = System.identityHashCode(model) + "|" + t.uri();
             TunedModel tuned = OVERLAYS.get(key);
             if (tuned == null) {
                 NDManager manager = model.manager().newSubManager();
                 try {
-                    var loaded = Artifacts.read(hadoop, t.uri(), sha, ParameterSpace.of(t.config()), manager);
+                    var loaded = Artifacts.read(hadoop, t.uri(), sha, t.config().space(), manager);
                     tuned = TunedModel.overlay(model, loaded.layout(), loaded.tensors(), t.uri());
                     manager.close(); // the overlay holds copies: the tensors read are not needed any more
                 } catch (IOException e) {

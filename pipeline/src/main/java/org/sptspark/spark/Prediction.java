@@ -43,6 +43,8 @@ import org.sptspark.model.CheckpointFiles;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.Precision;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.tuning.TunedModel;
@@ -82,7 +84,7 @@ public final class Prediction {
      * @param id {@code <suite>/<task>/<method>[-<budget>]}
      * @param config its architecture with its task's classes
      */
-    public record Target(String uri, String id, String task, String method, String budget, VitConfig config,
+    public record Target(String uri, String id, String task, String method, String budget, BackboneConfig config,
             String normalization) implements Serializable {}
 
     /**
@@ -279,7 +281,7 @@ public final class Prediction {
             throw new IllegalArgumentException("no artifacts given");
         }
         var out = new ArrayList<Target>();
-        VitConfig shape = null;
+        BackboneConfig shape = null;
         for (String uri : artifacts) {
             ArtifactManifest m = Artifacts.manifest(hadoop, uri);
             String trainedOn = m.backbone().sha256();
@@ -287,7 +289,7 @@ public final class Prediction {
                 throw new IllegalArgumentException("artifact " + uri + " was trained on a backbone with sha256 "
                         + trainedOn + ", not the given one (" + sha + "): pass the checkpoint it was trained on");
             }
-            VitConfig config = m.backbone().vit();
+            BackboneConfig config = m.backbone().architecture();
             if (shape != null && !shape.equals(config.withNumClasses(1))) {
                 throw new IllegalArgumentException("artifact " + uri + " is for " + config.name()
                         + ", the others for " + shape.name() + ": one backbone architecture per run");
@@ -337,9 +339,9 @@ public final class Prediction {
             String sha, int topK, int batchSize, Precision precision, Configuration hadoop) {
         Device device = Devices.forCurrentTask();
         precision.requireSupported(device);
-        VitConfig config = targets.get(0).config().withNumClasses(1);
-        VisionTransformer model = BackboneCache.get(backbone, sha, config, device, hadoop);
-        model.setPrecision(precision);
+        BackboneConfig config = targets.get(0).config().withNumClasses(1);
+        Backbone model = BackboneCache.backbone(backbone, sha, config, device, hadoop);
+        setPrecision(model, precision);
         int size = config.imageSize();
         var rows = new ArrayList<Row>();
         var batch = new ArrayList<String>();
@@ -353,7 +355,7 @@ public final class Prediction {
         return rows.iterator();
     }
 
-    private static void predictBatch(List<String> batch, List<Target> targets, VisionTransformer model, String sha,
+    private static void predictBatch(List<String> batch, List<Target> targets, Backbone model, String sha,
             int topK, int size, Configuration hadoop, List<Row> rows) {
         var decoded = new ArrayList<String>();
         var images = new ArrayList<org.sptspark.data.RgbImage>();
@@ -392,7 +394,7 @@ public final class Prediction {
             synchronized (Gradients.ENGINE_LOCK) {
                 try (NDManager scope = model.manager().newSubManager()) {
                     NDArray input = scope.create(x, new Shape(decoded.size(), 3, size, size))
-                            .toDevice(model.parameter("head.weight").getArray().getDevice(), false);
+                            .toDevice(model.manager().getDevice(), false);
                     NDArray p = tuned.forward(input, false, 0).softmax(1);
                     classes = (int) p.getShape().get(1);
                     probabilities = p.toFloatArray();
@@ -409,6 +411,19 @@ public final class Prediction {
                 rows.add(RowFactory.create(decoded.get(i), t.task(), t.id(), t.uri(), t.method(), t.budget(),
                         cls.toArray(new Integer[0]), prob.toArray(new Double[0]), null));
             }
+        }
+    }
+
+    /**
+     * Sets a shared ViT's arithmetic for the task about to use it; the other families compute in
+     * float32 only so far and refuse another precision.
+     */
+    static void setPrecision(Backbone model, Precision precision) {
+        if (model instanceof VisionTransformer vit) {
+            vit.setPrecision(precision);
+        } else if (precision != Precision.FP32) {
+            throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far, not for "
+                    + model.config().name());
         }
     }
 

@@ -19,8 +19,9 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.RgbImage;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.Precision;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.VisionTransformer;
-import org.sptspark.model.VitConfig;
 import org.sptspark.tuning.TunedModel;
 
 /**
@@ -100,13 +101,13 @@ public final class RoutedInference {
     }
 
     private final ArtifactRouter router;
-    private final VisionTransformer model;
+    private final Backbone model;
     private final Configuration hadoop;
     private final int topK;
     private final Mode mode;
     private final Precision precision;
 
-    private RoutedInference(ArtifactRouter router, VisionTransformer model, Configuration hadoop, int topK, Mode mode,
+    private RoutedInference(ArtifactRouter router, Backbone model, Configuration hadoop, int topK, Mode mode,
             Precision precision) {
         this.router = router;
         this.model = model;
@@ -129,8 +130,8 @@ public final class RoutedInference {
         }
         Device d = device(device);
         precision.requireSupported(d);
-        VitConfig config = router.targets().iterator().next().config().withNumClasses(1);
-        VisionTransformer model = BackboneCache.get(router.backbone(), router.sha256(), config, d, hadoop);
+        BackboneConfig config = router.targets().iterator().next().config().withNumClasses(1);
+        Backbone model = BackboneCache.backbone(router.backbone(), router.sha256(), config, d, hadoop);
         return new RoutedInference(router, model, hadoop, topK, mode, precision);
     }
 
@@ -199,12 +200,14 @@ public final class RoutedInference {
         List<float[]> probabilities = new ArrayList<>();
         synchronized (Gradients.ENGINE_LOCK) {
             // the backbone is shared by this JVM's tasks, which may want other precisions: set it under the lock
-            model.setPrecision(precision);
+            Prediction.setPrecision(model, precision);
             try (NDManager scope = model.manager().newSubManager()) {
-                Device device = model.parameter("head.weight").getArray().getDevice();
+                Device device = model.manager().getDevice();
                 NDArray images = scope.create(pixels, new Shape(total, 3, size, size)).toDevice(device, false);
                 List<NDArray> logits;
-                if (mode == Mode.MIXED) {
+                // mixed passes are a ViT's so far; the other families take one pass per artifact,
+                // which gives the same predictions
+                if (mode == Mode.MIXED && model instanceof VisionTransformer) {
                     logits = TunedModel.forwardMixed(overlays, counts, images);
                 } else {
                     logits = new ArrayList<>();
