@@ -81,6 +81,18 @@ class HierarchicalCliTest {
             var config = BackbonePresets.get(preset).withNumClasses(6);
             Checkpoints.load(Backbones.create(manager, config, 0), dict, Checkpoints.HeadPolicy.LOAD);
         }
+        // predictions: every test image through both artifacts, then a list routed by task through the run's spt-lora
+        Run predict = SptCliTest.run("predict", "--backbone", backbone.toString(), "--artifacts",
+                folder.resolve("spt-lora-5k") + "," + folder.resolve("lora"), "--images",
+                dir.resolve("data/gen_clevr_dist/images/test").toString(), "--out", dir.resolve("predictions").toString());
+        assertEquals(0, predict.exit(), predict.err());
+        assertTrue(predict.out().contains("x 2 artifacts") && predict.out().contains("; 0 skipped"), predict.out());
+        Path list = dir.resolve("data/gen_clevr_dist/routed.txt");
+        Files.writeString(list, "images/test/000000.png gen_clevr_dist\nimages/test/000001.png gen_clevr_dist\n");
+        Run routed = SptCliTest.run("predict", "--backbone", backbone.toString(), "--list", list.toString(), "--lake", lake,
+                "--run", "t1", "--method", "spt-lora", "--out", dir.resolve("routed").toString());
+        assertEquals(0, routed.exit(), routed.err());
+        assertTrue(routed.out().contains("2 rows: 2 predicted in"), routed.out());
         Run info = SptCliTest.run("model-info", "--preset", preset, "--summary");
         assertEquals(0, info.exit(), info.err());
     }
