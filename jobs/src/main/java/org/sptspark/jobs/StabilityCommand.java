@@ -18,8 +18,8 @@ import org.sptspark.data.Normalization;
 import org.sptspark.data.Suite;
 import org.sptspark.data.TaskSpec;
 import org.sptspark.model.Precision;
-import org.sptspark.model.VitConfig;
-import org.sptspark.model.VitPresets;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
 import org.sptspark.report.Stability;
 import org.sptspark.report.StabilitySummary;
 import org.sptspark.sensitivity.ScoresManifest;
@@ -115,10 +115,10 @@ final class StabilityCommand implements Callable<Integer> {
         var module = AllocateCommand.choice("--method", method, AllocationRule.Module.class);
         Suite s = Suite.load(where.suite);
         TaskSpec t = s.task(where.task);
-        VitConfig config = VitPresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
+        BackboneConfig config = BackbonePresets.get(where.preset).withNumClasses(t.classes()).withDropPathRate(dropPath);
         Precision p = Precision.parse(precision);
         Normalization norm = Normalization.named(normalization);
-        var space = org.sptspark.model.ParameterSpace.of(config);
+        var space = config.space();
         Budget target = Budget.parse(budget, space.backboneSize());
         long k = topK != null ? topK : target.target();
         if (k < 1 || k > space.scoredSize()) {
@@ -203,7 +203,7 @@ final class StabilityCommand implements Callable<Integer> {
     }
 
     /** One job for the seed's largest count; each count's scores committed, then read back with their ids. */
-    private List<SensitivityScores> score(SparkSession spark, Configuration hadoop, Suite s, TaskSpec t, VitConfig config,
+    private List<SensitivityScores> score(SparkSession spark, Configuration hadoop, Suite s, TaskSpec t, BackboneConfig config,
             String sha, String folder, DistributedSensitivity.Request request, int[] counts) {
         var results = DistributedSensitivity.runPrefixes(spark, request, counts, DistributedSensitivity.PartitionHook.NONE);
         var out = new ArrayList<SensitivityScores>();

@@ -103,6 +103,11 @@ class HierarchicalCliTest {
         assertEquals(0, report.exit(), report.err());
         assertTrue(report.out().contains("spt-lora@5k") && report.out().contains("lora@5k")
                 && report.out().contains("gen_clevr_dist"), report.out());
+        // how stable the scores are between batch counts and seeds
+        Run stability = SptCliTest.run(concat(new String[] {"stability", "--batches", "1,2", "--seeds", "0,1",
+            "--batch-size", "8", "--budget", "5k"}, where));
+        assertEquals(0, stability.exit(), stability.err());
+        assertTrue(stability.out().contains("top-k"), stability.out());
         Run info = SptCliTest.run("model-info", "--preset", preset, "--summary");
         assertEquals(0, info.exit(), info.err());
     }
