@@ -43,7 +43,10 @@ public final class WholeTensor implements TuningModule {
 
     private WholeTensor(ModuleContext context, TensorSpec tensor) {
         String name = tensor.name();
-        boolean decay = tensor.shape().dimension() >= 2 && !name.equals("cls_token") && !name.equals("pos_embed");
+        // timm's groups: no decay on vectors, the class token and the position tables (ViT's
+        // pos_embed, Swin's relative_position_bias_table)
+        boolean decay = tensor.shape().dimension() >= 2 && !name.equals("cls_token") && !name.equals("pos_embed")
+                && !name.endsWith(".relative_position_bias_table");
         NDArray parameter = context.model().parameter(name).getArray();
         if (!context.isOverlay()) {
             trainable = Trainable.of(name, parameter, decay);

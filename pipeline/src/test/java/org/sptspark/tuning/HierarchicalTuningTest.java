@@ -164,6 +164,15 @@ class HierarchicalTuningTest {
         assertEquals(0, TuningLayout.baseline(Method.LINEAR, space, 0).trainable());
         long biases = space.backbone().stream().filter(t -> t.name().endsWith(".bias")).mapToLong(t -> t.size()).sum();
         assertEquals(biases, TuningLayout.baseline(Method.BIAS, space, 0).trainable(), "every bias");
+        // full fine-tuning decays matrices and kernels, as timm's groups do, but not vectors nor Swin's position tables
+        try (NDManager manager = NDManager.newBaseManager();
+                var tuned = TunedModel.forTraining(Backbones.create(manager, config, 1),
+                        TuningLayout.baseline(Method.FULL, space, 0), 5, Unstructured.DELTA)) {
+            for (var t : tuned.trainables()) {
+                boolean expected = t.value().getShape().dimension() >= 2 && !t.name().contains("relative_position_bias_table");
+                assertEquals(expected, t.decay(), t.name());
+            }
+        }
     }
 
     private static Backbone load(NDManager manager, Path file, BackboneConfig config) throws Exception {
