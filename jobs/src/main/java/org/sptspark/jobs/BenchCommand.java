@@ -115,7 +115,7 @@ final class BenchCommand implements Runnable {
             out.printf(Locale.ROOT, "%-24s %12s %8s %10s %10s %10s %10s %10s%n", "preset", "scores", "seconds",
                     "score MB", "alloc MB", "ratio", "target", "achieved");
             for (String name : presets) {
-                VitConfig config = VitPresets.get(name);
+                BackboneConfig config = BackbonePresets.get(name);
                 var scores = AllocationBenchmark.randomScores(config, 1);
                 List<Budget> parsed = budgets.stream().map(b -> Budget.parse(b, scores.space().backboneSize())).toList();
                 AllocationBenchmark.Result best = null;

@@ -96,16 +96,16 @@ public final class BudgetAllocator {
         return total;
     }
 
-    /**
-     * The most this allocator's rule trains on these scores' backbone: the total of the plan
-     * {@link #allocate} makes for an unlimited budget (equal to
-     * {@link #maxReachable(ParameterSpace, AllocationRule)} when the total grows with k).
-     */
     /** The class token's size, trained by every SPT plan; Swin and ConvNeXt have none. */
     private static long clsTokenSize(ParameterSpace space) {
         return space.find("cls_token").map(TensorSpec::size).orElse(0L);
     }
 
+    /**
+     * The most this allocator's rule trains on these scores' backbone: the total of the plan
+     * {@link #allocate} makes for an unlimited budget (equal to
+     * {@link #maxReachable(ParameterSpace, AllocationRule)} when the total grows with k).
+     */
     public long maxReachable() {
         if (maxReachable < 0) {
             buildHistogram();

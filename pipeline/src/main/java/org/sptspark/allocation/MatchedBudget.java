@@ -85,8 +85,8 @@ public record MatchedBudget(String method, AllocationRule.Module module, Budget 
         String name = method + "@" + budget.label();
         if (target > max) {
             String message = String.format(Locale.ROOT, "%s: budget %,d is above what %s can train on %s: rank %d"
-                    + " (the smallest matrix side) on all %d matrices trains %,d with the class token", name, target, method,
-                    space.config().name(), maxRank, n, max);
+                    + " (the smallest matrix side) on all %d matrices trains %,d%s", name, target, method,
+                    space.config().name(), maxRank, n, max, cls > 0 ? " with the class token" : "");
             if (strict) {
                 throw new IllegalArgumentException(message);
             }
@@ -108,8 +108,8 @@ public record MatchedBudget(String method, AllocationRule.Module module, Budget 
         long smallest = cls + onFirst(module, 1, matrices, 1);
         if (target < smallest) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: budget %,d is below the smallest %s:"
-                    + " rank 1 on %s alone trains %,d with the class token", name, target, method, matrices.get(0).name(),
-                    smallest));
+                    + " rank 1 on %s alone trains %,d%s", name, target, method, matrices.get(0).name(),
+                    smallest, cls > 0 ? " with the class token" : ""));
         }
         int best = 1;
         for (int k = 2; k <= n; k++) {

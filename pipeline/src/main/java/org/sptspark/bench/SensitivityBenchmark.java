@@ -89,11 +89,7 @@ public final class SensitivityBenchmark {
         precision.requireSupported(device);
         try (NDManager manager = NDManager.newBaseManager(device)) {
             Backbone model = Backbones.create(manager, config, 0);
-            if (model instanceof VisionTransformer vit) {
-                vit.setPrecision(precision);
-            } else if (precision != Precision.FP32) {
-                throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far");
-            }
+            model.setPrecision(precision);
             float[] pixels = ModelBenchmark.randomImages(config, batchSize, 1);
             long[] labels = ModelBenchmark.randomLabels(config, batchSize, 1);
             try (var scorer = new SensitivityScorer(model, manager).checkpointActivations(checkpointActivations)) {

@@ -25,7 +25,6 @@ import org.sptspark.model.Precision;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.Backbones;
-import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Trainable;
 import org.sptspark.modules.Unstructured;
@@ -168,11 +167,7 @@ public final class TrainingBenchmark {
             AdamW a = null;
             try {
                 model = Backbones.create(manager, config, 1);
-                if (model instanceof VisionTransformer vit) {
-                    vit.setPrecision(precision);
-                } else if (precision != org.sptspark.model.Precision.FP32) {
-                    throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far");
-                }
+                model.setPrecision(precision);
                 String label = null;
                 if (m.needsPlan()) {
                     var rule = AllocationRule.defaults(m.planModule(), rank);

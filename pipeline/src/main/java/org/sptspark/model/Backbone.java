@@ -69,4 +69,15 @@ public interface Backbone {
 
     /** Removes every installed branch: the model computes the plain backbone function again. */
     void clearBranches();
+
+    /**
+     * Sets the arithmetic of the matrix products; parameters stay float32. A ViT takes every
+     * {@link Precision}; the other families compute in float32 only so far and refuse the others.
+     */
+    default void setPrecision(Precision precision) {
+        if (precision != Precision.FP32) {
+            throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far, not for "
+                    + config().name());
+        }
+    }
 }

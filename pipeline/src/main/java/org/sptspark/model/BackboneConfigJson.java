@@ -1,6 +1,5 @@
 package org.sptspark.model;
 
-import com.google.gson.Gson;
 import com.google.gson.JsonDeserializationContext;
 import com.google.gson.JsonDeserializer;
 import com.google.gson.JsonElement;
@@ -17,11 +16,11 @@ import java.lang.reflect.Type;
  */
 final class BackboneConfigJson implements JsonSerializer<BackboneConfig>, JsonDeserializer<BackboneConfig> {
 
-    private static final Gson PLAIN = new Gson();
-
     @Override
     public JsonElement serialize(BackboneConfig config, Type type, JsonSerializationContext context) {
-        JsonObject json = PLAIN.toJsonTree(config).getAsJsonObject();
+        // the record's own reflective form, under the caller's settings (the interface's adapter
+        // is not inherited by the records)
+        JsonObject json = context.serialize(config, config.getClass()).getAsJsonObject();
         if (!(config instanceof VitConfig)) {
             var out = new JsonObject();
             out.addProperty("family", config.family());
@@ -46,6 +45,6 @@ final class BackboneConfigJson implements JsonSerializer<BackboneConfig>, JsonDe
         };
         JsonObject fields = json.getAsJsonObject().deepCopy();
         fields.remove("family");
-        return PLAIN.fromJson(fields, kind);
+        return context.deserialize(fields, kind);
     }
 }

@@ -17,16 +17,4 @@ public record BackboneRef(String preset, BackboneConfig architecture, String che
             throw new IllegalArgumentException("the backbone names no architecture");
         }
     }
-
-    /**
-     * The architecture as a ViT, for the paths that take ViTs only so far (training, merging,
-     * prediction); another family is refused in one line.
-     */
-    public VitConfig vit() {
-        if (architecture instanceof VitConfig v) {
-            return v;
-        }
-        throw new IllegalArgumentException("preset '" + preset + "' is a " + architecture.family()
-                + " model; training, evaluation, merging and prediction take ViT backbones only so far");
-    }
 }

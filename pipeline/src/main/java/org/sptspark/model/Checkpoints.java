@@ -131,10 +131,11 @@ public final class Checkpoints {
      */
     static void requireFits(BackboneConfig config, ParameterSpace space, Map<String, Shape> shapes, String source,
             HeadPolicy headPolicy) {
+        checkFamily(config, shapes, source);
         if (config instanceof VitConfig vit) {
             checkArchitecture(vit, shapes, source);
         } else {
-            checkFamily(config, space, shapes, source);
+            checkPreset(config, space, shapes, source);
         }
         List<String> problems = new ArrayList<>();
         var unexpected = new TreeSet<String>();
@@ -271,14 +272,8 @@ public final class Checkpoints {
                 config.patchSize(), config.numTokens()));
     }
 
-    /**
-     * For a Swin or ConvNeXt: a checkpoint whose backbone tensors (the head aside) are another
-     * preset's, name for name and shape for shape, is refused naming that preset; one of the wrong
-     * family is refused naming the family its names show. Anything else is left to the per-tensor
-     * check.
-     */
-    private static void checkFamily(BackboneConfig config, ParameterSpace space, Map<String, Shape> shapes,
-            String source) {
+    /** A checkpoint of another family than the preset's (told by its names) is refused naming the family. */
+    private static void checkFamily(BackboneConfig config, Map<String, Shape> shapes, String source) {
         String family = shapes.containsKey("cls_token") ? "vit"
                 : shapes.keySet().stream().anyMatch(n -> n.startsWith("layers.")) ? "swin"
                 : shapes.keySet().stream().anyMatch(n -> n.startsWith("stages.")) ? "convnext" : null;
@@ -287,6 +282,15 @@ public final class Checkpoints {
                     "checkpoint %s holds a %s model, but preset %s is a %s: choose a %s preset", source, family,
                     config.name(), config.family(), family));
         }
+    }
+
+    /**
+     * For a Swin or ConvNeXt: a checkpoint whose backbone tensors (the head aside) are another
+     * preset's, name for name and shape for shape, is refused naming that preset. Anything else is
+     * left to the per-tensor check.
+     */
+    private static void checkPreset(BackboneConfig config, ParameterSpace space, Map<String, Shape> shapes,
+            String source) {
         if (fitsBackbone(space, shapes)) {
             return;
         }

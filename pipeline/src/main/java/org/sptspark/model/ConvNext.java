@@ -334,22 +334,7 @@ public final class ConvNext extends AbstractBlock implements Backbone {
             y = norm.apply(store, y, training);
             y = fc2.apply(store, Activation.gelu(fc1.apply(store, y, training)), training);
             y = y.mul(store.getValue(gamma, x.getDevice(), training)).transpose(0, 3, 1, 2);
-            return x.add(dropPath(y, training, random));
-        }
-
-        /** Zeroes whole samples of the residual branch with probability p, scaling survivors by 1/(1-p). */
-        private NDArray dropPath(NDArray branch, boolean training, SplittableRandom random) {
-            if (!training || dropPath <= 0) {
-                return branch;
-            }
-            int batch = (int) branch.getShape().get(0);
-            double keep = 1.0 - dropPath;
-            float[] mask = new float[batch];
-            for (int i = 0; i < batch; i++) {
-                mask[i] = random.nextDouble() < keep ? (float) (1.0 / keep) : 0f;
-            }
-            NDArray m = Tensors.constant(branch.getManager(), mask, new Shape(batch, 1, 1, 1), branch.getDevice());
-            return branch.mul(m);
+            return x.add(DropPath.apply(y, dropPath, training, random));
         }
 
         @Override

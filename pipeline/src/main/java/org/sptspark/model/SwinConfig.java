@@ -55,6 +55,10 @@ public record SwinConfig(
         require(inChannels > 0 && embedDim > 0 && windowSize > 0 && mlpRatio > 0, "positive sizes");
         for (int i = 0; i < depths.size(); i++) {
             require(depths.get(i) > 0, "at least one block in stage " + i);
+            int side = (imageSize / patchSize) >> i;
+            require(side <= windowSize || side % windowSize == 0,
+                    "stage " + i + "'s " + side + "x" + side + " map to split into whole " + windowSize + "x" + windowSize
+                            + " windows (timm pads; we do not)");
             require(numHeads.get(i) > 0 && (embedDim << i) % numHeads.get(i) == 0,
                     numHeads.get(i) + " heads dividing stage " + i + "'s width " + (embedDim << i));
         }

@@ -265,19 +265,6 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     }
 
     /**
-     * Block {@code index}'s generator (its global index): the {@code index}-th split of the forward's
-     * seed, as in {@link VisionTransformer}.
-     */
-    private static SplittableRandom blockRandom(long seed, int index) {
-        var random = new SplittableRandom(seed);
-        SplittableRandom split = null;
-        for (int i = 0; i <= index; i++) {
-            split = random.split();
-        }
-        return split;
-    }
-
-    /**
      * {@code torch.roll(x, (shift, shift), (1, 2))}: element {@code i} of each of the two spatial
      * axes moves to {@code i + shift} (mod the axis length), built from slices and a concatenation.
      */
@@ -549,26 +536,11 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
         }
 
         NDArray apply(ParameterStore store, NDArray x, boolean training, long seed) {
-            SplittableRandom random = training && dropPath > 0 ? blockRandom(seed, index) : null;
+            SplittableRandom random = training && dropPath > 0 ? DropPath.blockRandom(seed, index) : null;
             NDArray a = attn.apply(store, norm1.apply(store, x, training), training);
-            x = x.add(dropPath(a, random));
+            x = x.add(DropPath.apply(a, dropPath, training, random));
             NDArray m = mlp.apply(store, norm2.apply(store, x, training), training);
-            return x.add(dropPath(m, random));
-        }
-
-        /** Zeroes whole samples of a residual branch with probability p, scaling survivors by 1/(1-p). */
-        private NDArray dropPath(NDArray branch, SplittableRandom random) {
-            if (random == null) {
-                return branch;
-            }
-            int batch = (int) branch.getShape().get(0);
-            double keep = 1.0 - dropPath;
-            float[] mask = new float[batch];
-            for (int i = 0; i < batch; i++) {
-                mask[i] = random.nextDouble() < keep ? (float) (1.0 / keep) : 0f;
-            }
-            NDArray m = Tensors.constant(branch.getManager(), mask, new Shape(batch, 1, 1, 1), branch.getDevice());
-            return branch.mul(m);
+            return x.add(DropPath.apply(m, dropPath, training, random));
         }
 
         @Override

@@ -179,6 +179,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
      * Sets the arithmetic of the matrix products (see {@link Precision}); parameters stay float32.
      * Callers check {@link Precision#requireSupported} first.
      */
+    @Override
     public void setPrecision(Precision p) {
         precision = java.util.Objects.requireNonNull(p, "precision");
         patchEmbed.precision = p;
@@ -246,7 +247,7 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
      * checkpointing) draws the masks it drew the first time.
      */
     public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
-        return blocks.get(index).forward(x, new OneStore(store, training), blockRandom(dropPathSeed, index));
+        return blocks.get(index).forward(x, new OneStore(store, training), DropPath.blockRandom(dropPathSeed, index));
     }
 
     /** The last segment: the final norm, the class token's features and the head: logits. */
@@ -320,16 +321,6 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
         NDArray cls = ops.classToken(clsToken, x);
         cls.attach(x.getManager());
         return ops.addPositions(posEmbed, NDArrays.concat(new NDList(cls, x), 1));
-    }
-
-    /** Block {@code index}'s generator: the {@code index}-th split of the forward's seed, as one pass splits them in turn. */
-    private static SplittableRandom blockRandom(long seed, int index) {
-        var random = new SplittableRandom(seed);
-        SplittableRandom split = null;
-        for (int i = 0; i <= index; i++) {
-            split = random.split();
-        }
-        return split;
     }
 
     @Override
@@ -859,24 +850,9 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
         NDArray forward(NDArray x, Ops ops, SplittableRandom random) {
             boolean training = ops.training();
             NDArray a = attn.apply(ops, ops.norm(norm1, x));
-            x = x.add(dropPath(a, training, random));
+            x = x.add(DropPath.apply(a, dropPath, training, random));
             NDArray m = mlp.apply(ops, ops.norm(norm2, x));
-            return x.add(dropPath(m, training, random));
-        }
-
-        /** Zeroes whole samples of a residual branch with probability p, scaling survivors by 1/(1-p). */
-        private NDArray dropPath(NDArray branch, boolean training, SplittableRandom random) {
-            if (!training || dropPath <= 0) {
-                return branch;
-            }
-            int batch = (int) branch.getShape().get(0);
-            double keep = 1.0 - dropPath;
-            float[] mask = new float[batch];
-            for (int i = 0; i < batch; i++) {
-                mask[i] = random.nextDouble() < keep ? (float) (1.0 / keep) : 0f;
-            }
-            NDArray m = Tensors.constant(branch.getManager(), mask, new Shape(batch, 1, 1), branch.getDevice());
-            return branch.mul(m);
+            return x.add(DropPath.apply(m, dropPath, training, random));
         }
 
         @Override

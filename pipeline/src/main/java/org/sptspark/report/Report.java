@@ -68,15 +68,18 @@ public final class Report {
             return budget == null ? method : method + "@" + budget;
         }
 
-        /** The SPT paper's operation categories: q, k, v, proj, fc1, fc2 (matrices), norms, biases. */
+        /**
+         * The SPT paper's operation categories: q, k, v, proj, fc1, fc2 (matrices), norms, biases; the
+         * rest (Swin's patch-merging reduction, ConvNeXt's kernels and layer scales) is "other".
+         */
         public String category() {
-            if (tensor.contains("norm")) {
+            if (tensor.contains("norm") || operation.contains("norm")) {
                 return "norms";
             }
             if (tensor.endsWith(".bias")) {
                 return "biases";
             }
-            return "matrix".equals(role) ? operation : "other";
+            return "matrix".equals(role) && CATEGORIES.contains(operation) ? operation : "other";
         }
     }
 

@@ -32,7 +32,6 @@ import org.sptspark.model.Precision;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
-import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitInitializer;
 import org.sptspark.sensitivity.SensitivityScorer;
@@ -278,9 +277,7 @@ public final class DistributedSensitivity {
             Backbone model = BackboneCache.backbone(request.checkpoint(), request.checkpointSha256(),
                     request.backbone(), device, hadoop);
             VitInitializer.reinitializeHead(model, request.seed());
-            if (model instanceof VisionTransformer vit) {
-                vit.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
-            }
+            model.setPrecision(request.precision()); // the cached backbone is shared: every task sets its own
             try (NDManager manager = NDManager.newBaseManager(device);
                     var scorer = new SensitivityScorer(model, manager).checkpointActivations(request.checkpointActivations())) {
                 int level = 0;

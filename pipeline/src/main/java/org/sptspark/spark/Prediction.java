@@ -45,7 +45,6 @@ import org.sptspark.model.ParameterSpace;
 import org.sptspark.model.Precision;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
-import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.VitConfig;
 import org.sptspark.tuning.TunedModel;
 
@@ -341,7 +340,7 @@ public final class Prediction {
         precision.requireSupported(device);
         BackboneConfig config = targets.get(0).config().withNumClasses(1);
         Backbone model = BackboneCache.backbone(backbone, sha, config, device, hadoop);
-        setPrecision(model, precision);
+        model.setPrecision(precision);
         int size = config.imageSize();
         var rows = new ArrayList<Row>();
         var batch = new ArrayList<String>();
@@ -411,19 +410,6 @@ public final class Prediction {
                 rows.add(RowFactory.create(decoded.get(i), t.task(), t.id(), t.uri(), t.method(), t.budget(),
                         cls.toArray(new Integer[0]), prob.toArray(new Double[0]), null));
             }
-        }
-    }
-
-    /**
-     * Sets a shared ViT's arithmetic for the task about to use it; the other families compute in
-     * float32 only so far and refuse another precision.
-     */
-    static void setPrecision(Backbone model, Precision precision) {
-        if (model instanceof VisionTransformer vit) {
-            vit.setPrecision(precision);
-        } else if (precision != Precision.FP32) {
-            throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far, not for "
-                    + model.config().name());
         }
     }
 

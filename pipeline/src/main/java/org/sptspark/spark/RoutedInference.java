@@ -200,7 +200,7 @@ public final class RoutedInference {
         List<float[]> probabilities = new ArrayList<>();
         synchronized (Gradients.ENGINE_LOCK) {
             // the backbone is shared by this JVM's tasks, which may want other precisions: set it under the lock
-            Prediction.setPrecision(model, precision);
+            model.setPrecision(precision);
             try (NDManager scope = model.manager().newSubManager()) {
                 Device device = model.manager().getDevice();
                 NDArray images = scope.create(pixels, new Shape(total, 3, size, size)).toDevice(device, false);

@@ -31,6 +31,7 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.Backbones;
+import org.sptspark.model.Precision;
 import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Unstructured;
 import org.sptspark.snella.Competition;
@@ -80,6 +81,10 @@ public final class TaskTraining {
             Split trainSplit, Split evalSplit, boolean maxOverEvals) implements Serializable {
 
         public Request {
+            if (!(config instanceof VitConfig) && (recipe.precision() != Precision.FP32 || recipe.checkpointActivations())) {
+                throw new IllegalArgumentException("bf16 and activation checkpointing are implemented for ViT backbones"
+                        + " only so far, not for " + config.name());
+            }
             if (budget != null) {
                 new Method.AtBudget(method, budget);
             }

@@ -55,12 +55,7 @@ public final class Trainer {
         var epochs = new ArrayList<Epoch>();
         NDManager root = tuned.model().manager();
         recipe.precision().requireSupported(root.getDevice());
-        if (tuned.model() instanceof org.sptspark.model.VisionTransformer vit) {
-            vit.setPrecision(recipe.precision());
-        } else if (recipe.precision() != org.sptspark.model.Precision.FP32) {
-            throw new IllegalArgumentException(recipe.precision() + " is implemented for ViT backbones only so far, not for "
-                    + tuned.model().config().name());
-        }
+        tuned.model().setPrecision(recipe.precision());
         tuned.setActivationCheckpointing(recipe.checkpointActivations());
         double trainingNanos = 0;
         try (AdamW optimizer = new AdamW(root)) {

@@ -28,6 +28,28 @@ class ReportTest {
                     a("blocks.1.attn.v.bias", 1, "v", "vector", "unstructured", 5)));
 
     @Test
+    void everyTensorOfEveryFamilyFallsInOneOfThePapersCategories() {
+        // name, operation, role: the category the budget table counts it under
+        String[][] cases = {
+            {"blocks.3.attn.q.weight", "q", "matrix", "q"},
+            {"layers.2.blocks.1.mlp.fc1.weight", "fc1", "matrix", "fc1"},
+            {"layers.1.downsample.reduction.weight", "downsample.reduction", "matrix", "other"},
+            {"layers.1.downsample.norm.weight", "downsample.norm", "vector", "norms"},
+            {"stages.1.downsample.0.weight", "downsample.norm", "vector", "norms"},
+            {"stages.1.downsample.1.weight", "downsample.conv", "kernel", "other"},
+            {"stages.0.blocks.2.conv_dw.weight", "conv_dw", "kernel", "other"},
+            {"stages.0.blocks.2.conv_dw.bias", "conv_dw", "vector", "biases"},
+            {"stages.0.blocks.2.gamma", "gamma", "vector", "other"},
+            {"head.norm.weight", "head.norm", "vector", "norms"},
+        };
+        for (String[] c : cases) {
+            var a = new Report.Allocation("t", "spt-lora", "5k", c[0], 0, c[1], c[2], "unstructured", 1);
+            assertEquals(c[3], a.category(), c[0]);
+            assertTrue(Report.CATEGORIES.contains(a.category()), c[0]);
+        }
+    }
+
+    @Test
     void groupMeansAndTheMeanOfGroupMeansAreVtabs() {
         assertEquals(List.of("spt-lora@20k", "linear"), report.columns());
         // natural: (0.5 + 0.7) / 2 = 0.6; structured: 0.2; mean of group means (0.6 + 0.2) / 2 = 0.4; plain mean 1.4 / 3
