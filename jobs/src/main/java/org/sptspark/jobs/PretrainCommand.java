@@ -22,8 +22,10 @@ import org.sptspark.lake.LakeFiles;
 import org.sptspark.lake.SoftwareVersions;
 import org.sptspark.model.BackboneManifest;
 import org.sptspark.model.Checkpoints;
-import org.sptspark.model.VisionTransformer;
-import org.sptspark.model.VitConfig;
+import org.sptspark.model.Backbone;
+import org.sptspark.model.BackboneConfig;
+import org.sptspark.model.BackbonePresets;
+import org.sptspark.model.Backbones;
 import org.sptspark.model.VitPresets;
 import org.sptspark.modules.Unstructured;
 import org.sptspark.tuning.Accuracy;
@@ -91,7 +93,7 @@ final class PretrainCommand implements Callable<Integer> {
         Configuration hadoop = HadoopFiles.configuration();
         var reader = new DatasetReader(hadoop);
         int classes = s.upstream().stream().mapToInt(TaskSpec::classes).sum();
-        VitConfig config = VitPresets.get(preset).withNumClasses(classes).withDropPathRate(dropPath);
+        BackboneConfig config = BackbonePresets.get(preset).withNumClasses(classes).withDropPathRate(dropPath);
         var err = spec.commandLine().getErr();
         var train = new ArrayList<LabeledImages>();
         var tests = new ArrayList<List<Sample>>();
@@ -108,7 +110,7 @@ final class PretrainCommand implements Callable<Integer> {
         var recipe = Recipe.builder().epochs(epochs).warmupEpochs(Math.min(warmupEpochs, epochs)).batchSize(batchSize).lr(lr)
                 .weightDecay(weightDecay).dropPath(dropPath).evalEvery(0).seed(seed).build();
         try (NDManager manager = NDManager.newBaseManager(Engine.getInstance().defaultDevice())) {
-            var model = VisionTransformer.create(manager, config, seed);
+            Backbone model = Backbones.create(manager, config, seed);
             var layout = TuningLayout.baseline(Method.FULL, model.space(), 0);
             try (var tuned = TunedModel.forTraining(model, layout, seed, Unstructured.DELTA)) {
                 var result = Trainer.train(tuned, all, recipe, null, e -> {

@@ -15,8 +15,8 @@ import org.sptspark.model.Backbones;
 import org.sptspark.model.Checkpoints;
 
 /**
- * SPT's three stages, evaluation and merging through the command line on the Swin and ConvNeXt
- * demo presets: sensitivity, a plan, SPT-LoRA and a LoRA baseline trained, the artifact evaluated
+ * Pretraining, SPT's three stages, evaluation and merging through the command line on the Swin and
+ * ConvNeXt demo presets: sensitivity, a plan, SPT-LoRA and a LoRA baseline trained, the artifact evaluated
  * again to the top-1 training reported, and merged into a checkpoint that evaluates the same.
  */
 class HierarchicalCliTest {
@@ -29,10 +29,19 @@ class HierarchicalCliTest {
     void sensitivityAllocateTrainEvaluateAndMerge(String preset) throws Exception {
         String data = dir.resolve("data").toString();
         assertEquals(0, SptCliTest.run("generate", "--task", "gen_clevr_dist", "--out", data, "--test-size", "20").exit());
+        // the backbone: one epoch of pretraining on an upstream task of a suite of our own
+        assertEquals(0, SptCliTest.run("generate", "--task", "gen_dsprites_ori", "--out", data, "--test-size", "20").exit());
+        Path suite = dir.resolve("suite.conf");
+        Files.writeString(suite, "suite {\n  name = demo\n  layout = vtab\n"
+                + "  tasks = [ { name = gen_clevr_dist, classes = 6, group = structured } ]\n"
+                + "  upstream = [ { name = gen_dsprites_ori, classes = 16, group = upstream } ]\n}\n");
         Path backbone = dir.resolve(preset + ".safetensors");
-        try (var manager = ai.djl.ndarray.NDManager.newBaseManager()) {
-            Checkpoints.write(Backbones.create(manager, BackbonePresets.get(preset), 3), backbone);
-        }
+        Run pretrained = SptCliTest.run("pretrain", "--suite", suite.toString(), "--data", data, "--preset", preset,
+                "--out", backbone.toString(), "--epochs", "1", "--batch-size", "64");
+        assertEquals(0, pretrained.exit(), pretrained.err());
+        String family = preset.startsWith("swin") ? "swin" : "convnext";
+        assertTrue(Files.readString(dir.resolve(preset + ".safetensors.json")).contains("\"family\": \"" + family + "\""));
+        assertTrue(pretrained.err().contains("gen_dsprites_ori test top-1"), pretrained.err());
         String lake = dir.resolve("lake").toString();
         String[] where = {"--suite", "demo", "--task", "gen_clevr_dist", "--data", data, "--backbone", backbone.toString(),
             "--preset", preset, "--lake", lake};
@@ -60,7 +69,6 @@ class HierarchicalCliTest {
             folder = found.findFirst().orElseThrow();
         }
         String manifest = Files.readString(folder.resolve("spt-lora-5k/manifest.json"));
-        String family = preset.startsWith("swin") ? "swin" : "convnext";
         assertTrue(manifest.contains("\"family\": \"" + family + "\""), manifest);
         Run evaluated = SptCliTest.run("evaluate", "--artifact", folder.resolve("spt-lora-5k").toString(), "--backbone",
                 backbone.toString(), "--data", data);

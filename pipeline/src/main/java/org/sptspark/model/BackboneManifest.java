@@ -30,7 +30,7 @@ import org.sptspark.lake.SoftwareVersions;
  * @param seconds the whole run's wall time
  * @param createdAt ISO-8601 instant
  */
-public record BackboneManifest(String checkpoint, String sha256, String preset, VitConfig architecture, String command,
+public record BackboneManifest(String checkpoint, String sha256, String preset, BackboneConfig architecture, String command,
         List<String> upstream, long trainImages, JsonObject recipe, Map<String, Double> testTop1, double finalTrainLoss,
         double seconds, SoftwareVersions versions, String createdAt) {
 
