@@ -83,17 +83,7 @@ public final class ConvNext extends AbstractBlock implements Backbone {
         }
         headNorm.collect("head.norm.", map);
         head.collect("head.fc.", map);
-        List<String> expected = space.tensors().stream().map(TensorSpec::name).toList();
-        if (!List.copyOf(map.keySet()).equals(expected)) {
-            throw new IllegalStateException("block parameters disagree with the parameter space: " + map.keySet());
-        }
-        for (TensorSpec t : space.tensors()) {
-            Shape shape = map.get(t.name()).getShape();
-            if (!t.shape().equals(shape)) {
-                throw new IllegalStateException("parameter " + t.name() + " has shape " + shape + ", the parameter"
-                        + " space " + t.shape());
-            }
-        }
+        space.requireMatches(map);
         named = Collections.unmodifiableMap(map);
         var layers = new LinkedHashMap<String, LinearLayer>();
         for (int i = 0; i < stages.size(); i++) {
@@ -148,11 +138,6 @@ public final class ConvNext extends AbstractBlock implements Backbone {
     @Override
     public ConvNextConfig config() {
         return config;
-    }
-
-    @Override
-    public NDManager manager() {
-        return parameter("head.fc.weight").getArray().getManager();
     }
 
     @Override

@@ -77,6 +77,26 @@ public final class ParameterSpace {
         return t;
     }
 
+    /**
+     * Checks that a model's parameters are exactly this space's tensors, in order and of their
+     * shapes: what a model's constructor asserts of the blocks it built.
+     *
+     * @throws IllegalStateException naming the first disagreement
+     */
+    void requireMatches(Map<String, ai.djl.nn.Parameter> parameters) {
+        List<String> expected = tensors.stream().map(TensorSpec::name).toList();
+        if (!List.copyOf(parameters.keySet()).equals(expected)) {
+            throw new IllegalStateException("block parameters disagree with the parameter space: " + parameters.keySet());
+        }
+        for (TensorSpec t : tensors) {
+            Shape shape = parameters.get(t.name()).getShape();
+            if (!t.shape().equals(shape)) {
+                throw new IllegalStateException("parameter " + t.name() + " has shape " + shape + ", the parameter"
+                        + " space " + t.shape());
+            }
+        }
+    }
+
     /** Total scalar count, head included. */
     public long totalSize() {
         return totalSize;

@@ -23,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.Collectors;
 import org.sptspark.model.VisionTransformer.LinearBranch;
 import org.sptspark.model.VisionTransformer.LinearLayer;
 import org.sptspark.model.VisionTransformer.SegmentListener;
@@ -91,17 +90,7 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
         }
         norm.collect("norm.", map);
         head.collect("head.fc.", map);
-        var expected = space.tensors().stream().map(TensorSpec::name).collect(Collectors.toList());
-        if (!new ArrayList<>(map.keySet()).equals(expected)) {
-            throw new IllegalStateException("block parameters disagree with the parameter space: " + map.keySet());
-        }
-        for (TensorSpec t : space.tensors()) {
-            Shape shape = map.get(t.name()).getShape();
-            if (shape == null || !shape.equals(t.shape())) {
-                throw new IllegalStateException("parameter " + t.name() + " has shape " + shape + ", the space "
-                        + t.shape());
-            }
-        }
+        space.requireMatches(map);
         named = Collections.unmodifiableMap(map);
         var layers = new LinkedHashMap<String, LinearLayer>();
         for (int i = 0; i < stages.size(); i++) {
@@ -172,12 +161,6 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     @Override
     public SwinConfig config() {
         return config;
-    }
-
-    /** The manager that owns the model's parameters. */
-    @Override
-    public NDManager manager() {
-        return parameter("head.fc.weight").getArray().getManager();
     }
 
     @Override
