@@ -16,13 +16,13 @@ Writes into the fixture folder (committed, so CI needs no PyTorch):
 
 Run with Debian's python3-torch:  /usr/bin/python3 pipeline/src/test/python/convnext_reference.py OUT_DIR
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vit_reference import write_safetensors  # the safetensors layout, written by hand
 
 IMG, STEM, CH, DEPTHS, DIMS, KERNEL, MLP_RATIO, CLASSES, EPS, BATCH = 32, 4, 3, (1, 2, 1), (8, 16, 24), 7, 4, 5, 1e-6, 3
 
@@ -91,23 +91,6 @@ def forward(p, x):
     x = x.mean(dim=(2, 3))
     x = F.layer_norm(x, (DIMS[-1],), p["head.norm.weight"], p["head.norm.bias"], EPS)
     return F.linear(x, p["head.fc.weight"], p["head.fc.bias"])
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, value in tensors.items():
-        data = np.ascontiguousarray(value, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
 
 
 def main(out):

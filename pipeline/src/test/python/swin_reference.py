@@ -18,13 +18,13 @@ Writes into the fixture folder (committed, so CI needs no PyTorch):
 
 Run with Debian's python3-torch:  /usr/bin/python3 pipeline/src/test/python/swin_reference.py OUT_DIR
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vit_reference import write_safetensors  # the safetensors layout, written by hand
 
 IMG, PATCH, CH, EMBED, DEPTHS, HEADS, WINDOW, MLP_RATIO, CLASSES, EPS, BATCH = (
     32, 2, 3, 4, (2, 2, 2), (1, 2, 4), 4, 4, 5, 1e-5, 3)
@@ -206,26 +206,6 @@ def checkpoint(w):
             if shift:
                 out[base + ".attn_mask"] = shift_mask(stage_res(i), win, shift).numpy().astype(np.float32)
     return out
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, value in tensors.items():
-        if value.dtype == np.int64:
-            dtype, data = "I64", np.ascontiguousarray(value, dtype="<i8").tobytes()
-        else:
-            dtype, data = "F32", np.ascontiguousarray(value, dtype="<f4").tobytes()
-        header[name] = {"dtype": dtype, "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
 
 
 def main(out):

@@ -94,16 +94,20 @@ def fused(w):
     return out
 
 
-def write_safetensors(path, tensors, dtype):
+def write_safetensors(path, tensors, dtype="F32"):
+    """The safetensors layout by hand: floats in `dtype` (F32, F16 or BF16), int64 arrays as I64."""
     header, blobs, offset = {}, [], 0
     for name, value in tensors.items():
-        if dtype == "F32":
+        tensor_dtype = "I64" if value.dtype == np.int64 else dtype
+        if tensor_dtype == "I64":
+            data = np.ascontiguousarray(value, dtype="<i8").tobytes()
+        elif dtype == "F32":
             data = np.ascontiguousarray(value, dtype="<f4").tobytes()
         elif dtype == "F16":
             data = np.ascontiguousarray(value, dtype="<f2").tobytes()
         else:  # BF16, rounded to nearest even by torch
             data = torch.from_numpy(value).to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
-        header[name] = {"dtype": dtype, "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": tensor_dtype, "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     header["__metadata__"] = {"format": "pt"}
