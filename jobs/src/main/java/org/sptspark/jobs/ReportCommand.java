@@ -100,10 +100,11 @@ final class ReportCommand implements Callable<Integer> {
         Path allocationPath = new Path(tables, "allocation");
         try {
             if (allocationPath.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(allocationPath)) {
-                for (Row r : spark.read().parquet(allocationPath.toString()).where(functions.col("run").equalTo(run))
-                        .collectAsList()) {
+                // mergeSchema: a lake's older allocation files lack the stage column
+                for (Row r : spark.read().option("mergeSchema", "true").parquet(allocationPath.toString())
+                        .where(functions.col("run").equalTo(run)).collectAsList()) {
                     allocation.add(new Report.Allocation(r.getAs("task"), r.getAs("method"), r.getAs("budget"),
-                            r.getAs("tensor"), r.<Integer>getAs("block"), r.getAs("operation"), r.getAs("role"),
+                            r.getAs("tensor"), org.sptspark.allocation.AllocationTable.stageOf(r), r.<Integer>getAs("block"), r.getAs("operation"), r.getAs("role"),
                             r.getAs("decision"), r.<Long>getAs("trainable")));
                 }
             }

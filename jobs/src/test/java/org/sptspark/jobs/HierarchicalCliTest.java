@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -111,6 +112,14 @@ class HierarchicalCliTest {
         assertEquals(0, report.exit(), report.err());
         assertTrue(report.out().contains("spt-lora@5k") && report.out().contains("lora@5k")
                 && report.out().contains("gen_clevr_dist"), report.out());
+        // where the budget went per stage, in the report and in the budget notebook's plots
+        assertTrue(report.out().contains("share of trainable parameters per stage (%)\n\n")
+                && report.out().contains("| gen_clevr_dist | spt-lora@5k |"), report.out());
+        var stagesInTable = SptCliTest.run("report", "--lake", lake2, "--run", "s1", "--format", "json");
+        assertTrue(stagesInTable.out().contains("\"stage\": 2") && stagesInTable.out().contains("\"byStage\""),
+                stagesInTable.out());
+        Notebooks.execute(lake2, "s1", java.util.Map.of("budget.ipynb", List.of("budget_by_depth.png",
+                "budget_by_stage.png", "budget_by_operation.png", "structured_modules.png")));
         // how stable the scores are between batch counts and seeds
         Run stability = SptCliTest.run(concat(new String[] {"stability", "--batches", "1,2", "--seeds", "0,1",
             "--batch-size", "8", "--budget", "5k"}, where));

@@ -31,13 +31,18 @@ final class Notebooks {
     private Notebooks() {}
 
     static void executeAll(String lake, String run) throws Exception {
+        execute(lake, run, FIGURES);
+    }
+
+    /** Executes some notebooks, each of which must produce the figures given for it. */
+    static void execute(String lake, String run, Map<String, List<String>> notebooksAndFigures) throws Exception {
         Path notebooks = Path.of("..", "notebooks").toAbsolutePath().normalize();
         Path out = Path.of("target", "notebooks").toAbsolutePath();
         Path figures = out.resolve("figures");
         Files.createDirectories(figures);
         String nbconvert = findNbconvert();
         Path spt = launcher(out);
-        for (var e : FIGURES.entrySet()) {
+        for (var e : notebooksAndFigures.entrySet()) {
             for (String figure : e.getValue()) {
                 Files.deleteIfExists(figures.resolve(figure));
             }

@@ -11,7 +11,10 @@ import org.sptspark.model.TensorSpec;
 
 /**
  * The allocation table for the notebooks: one row per (plan, scored tensor), saying where the
- * budget went by depth and operation.
+ * budget went by depth and operation. {@code stage} and {@code block} are the tensor's (see {@link
+ * TensorSpec}): a ViT's blocks are all in stage 0, a hierarchical backbone's block is counted over
+ * the whole model. Tables written before {@code stage} existed lack the column; {@link #stageOf}
+ * reads them.
  */
 public final class AllocationTable {
 
@@ -25,6 +28,7 @@ public final class AllocationTable {
             .add("budget_achieved", DataTypes.LongType, false)
             .add("plan_id", DataTypes.StringType, false)
             .add("tensor", DataTypes.StringType, false)
+            .add("stage", DataTypes.IntegerType, false)
             .add("block", DataTypes.IntegerType, false)
             .add("operation", DataTypes.StringType, false)
             .add("role", DataTypes.StringType, false)
@@ -35,6 +39,17 @@ public final class AllocationTable {
     private AllocationTable() {}
 
     /**
+     * A row's stage: its {@code stage} column, or for a row of a table written before that column
+     * (ViT plans only) 0 for a block's tensor and -1 for the rest.
+     */
+    public static int stageOf(Row row) {
+        if (row.schema() != null && List.of(row.schema().fieldNames()).contains("stage") && row.getAs("stage") != null) {
+            return row.<Integer>getAs("stage");
+        }
+        return row.<Integer>getAs("block") >= 0 ? 0 : -1;
+    }
+
+    /**
      * One row: a tensor's place in a run's allocation.
      *
      * @param id the plan's id, or for a method without a plan the artifact's folder
@@ -42,7 +57,7 @@ public final class AllocationTable {
     public static Row row(String run, String suite, String task, String method, Budget budget, long achieved, String id,
             TensorSpec spec, long countInTopK, String decision, long trainable) {
         return RowFactory.create(run, suite, task, method, budget.label(), budget.target(), achieved, id, spec.name(),
-                spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), countInTopK, decision, trainable);
+                spec.stage(), spec.block(), spec.operation(), spec.role().name().toLowerCase(Locale.ROOT), countInTopK, decision, trainable);
     }
 
     public static List<Row> rows(String run, String suite, String task, TuningPlan plan) {
@@ -51,7 +66,7 @@ public final class AllocationTable {
         var rows = new ArrayList<Row>();
         for (TuningPlan.Entry e : plan.entries()) {
             rows.add(RowFactory.create(run, suite, task, method, plan.budget().label(), plan.budget().target(),
-                    plan.totals().achieved(), id, e.name(), e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
+                    plan.totals().achieved(), id, e.name(), e.stage(), e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
                     e.countInTopK(), e.decision().kind(), e.decision().trainable()));
         }
         return rows;

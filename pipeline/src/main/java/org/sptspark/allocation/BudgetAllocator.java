@@ -407,7 +407,7 @@ public final class BudgetAllocator {
                     yield new TensorDecision.Whole(spec.size());
                 }
             };
-            entries.add(new TuningPlan.Entry(spec.name(), spec.block(), spec.operation(), spec.role(), counts[t], decision));
+            entries.add(new TuningPlan.Entry(spec.name(), spec.stage(), spec.block(), spec.operation(), spec.role(), counts[t], decision));
         }
         var totals = new TuningPlan.Totals(unstructured, structured, whole, clsToken, space.headSize(), maxReachable());
         return new TuningPlan(space.config().name(), space.config().numClasses(), scores.id(), rule, budget, k, entries,

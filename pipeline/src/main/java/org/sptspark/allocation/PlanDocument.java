@@ -7,8 +7,14 @@ import org.sptspark.lake.LakeFormat;
 import org.sptspark.lake.LakeJson;
 
 /**
- * A plan file as it is on disk, format {@code spt-plan} version 2 ({@link PlanJson} shows an
+ * A plan file as it is on disk, format {@code spt-plan} version 3 ({@link PlanJson} shows an
  * example and converts it to and from a {@link TuningPlan}).
+ *
+ * <p>Version 3 added each tensor's {@code stage}, written for hierarchical backbones (Swin,
+ * ConvNeXt) only; documents of versions 1 and 2 read with every block in stage 0, which is right
+ * for the ViTs they were written for (a Swin or ConvNeXt plan of version 2, written only by
+ * development builds, reads with its stages lost: allocate it again). Version 2 builds refuse
+ * version 3 plans by their version.
  *
  * <p>Version 2 added {@code totals.maxReachable}, the most the plan's rule can train on its
  * backbone; version 1 documents, which lack it, read as they are (their id is computed without it,
@@ -23,7 +29,7 @@ import org.sptspark.lake.LakeJson;
 public record PlanDocument(String id, String backbone, int numClasses, String scores, Rule rule, BudgetTotals budget,
         TuningPlan.Totals totals, List<Tensor> tensors) {
 
-    public static final LakeFormat FORMAT = new LakeFormat("spt-plan", 2, "tuning plan");
+    public static final LakeFormat FORMAT = new LakeFormat("spt-plan", 3, "tuning plan");
 
     /** The allocation rule: module and mode in lower case. */
     public record Rule(String module, int rank, double alpha, double beta, String mode, boolean structuredVectors) {}
@@ -34,11 +40,12 @@ public record PlanDocument(String id, String backbone, int numClasses, String sc
     /**
      * One scored tensor's decision.
      *
+     * @param stage the tensor's stage, for hierarchical backbones only (else null: see {@link PlanJson})
      * @param decision frozen, unstructured, whole, lora or adapter
      * @param rank for lora and adapter only
      * @param indices for unstructured only: increasing flat indices as base64 LEB128 varints of their gaps
      */
-    public record Tensor(String name, int block, String operation, String role, long countInTopK, String decision,
+    public record Tensor(String name, Integer stage, int block, String operation, String role, long countInTopK, String decision,
             long trainable, Integer rank, String indices) {}
 
     /** This document with its id computed from the rest. */

@@ -12,7 +12,7 @@ import org.sptspark.model.TensorRole;
  * The versioned JSON form of a {@link TuningPlan}, which the trainer reads: a {@link PlanDocument}.
  *
  * <pre>{@code
- * {"format": "spt-plan", "version": 2, "id": "<sha256 of the document without this field>",
+ * {"format": "spt-plan", "version": 3, "id": "<sha256 of the document without this field>",
  *  "backbone": "vit_base_patch16_224", "numClasses": 100, "scores": "<scores id>",
  *  "rule": {"module": "lora", "rank": 8, "alpha": 10.0, "beta": 5.0, "mode": "mixed", "structuredVectors": true},
  *  "budget": {"label": "0.4M", "target": 400000, "achieved": 401234, "k": 61234},
@@ -24,7 +24,10 @@ import org.sptspark.model.TensorRole;
  *              {"name": "blocks.3.mlp.fc1.weight", ..., "decision": "lora", "rank": 8, "trainable": 30720}, ...]}
  * }</pre>
  *
- * Every scored tensor appears, frozen ones too, so the plan alone describes the allocation.
+ * Every scored tensor appears, frozen ones too, so the plan alone describes the allocation. A
+ * hierarchical backbone's tensors also carry their {@code "stage"} ({@code "name":
+ * "layers.2.blocks.5.attn.q.weight", "stage": 2, "block": 9, ...}); a ViT's, with one stage, do not,
+ * so its plans and their ids are as version 2 wrote them.
  */
 public final class PlanJson {
 
@@ -48,10 +51,11 @@ public final class PlanJson {
         var budget = new PlanDocument.BudgetTotals(plan.budget().label(), plan.budget().target(), plan.totals().achieved(),
                 plan.k());
         var tensors = new ArrayList<PlanDocument.Tensor>();
+        boolean stages = plan.hierarchical();
         for (TuningPlan.Entry e : plan.entries()) {
             Integer rank = e.decision() instanceof TensorDecision.Structured s ? s.rank() : null;
             String indices = e.decision() instanceof TensorDecision.Sparse s ? encodeIndices(s.indices()) : null;
-            tensors.add(new PlanDocument.Tensor(e.name(), e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
+            tensors.add(new PlanDocument.Tensor(e.name(), stages ? e.stage() : null, e.block(), e.operation(), e.role().name().toLowerCase(Locale.ROOT),
                     e.countInTopK(), e.decision().kind(), e.decision().trainable(), rank, indices));
         }
         return new PlanDocument(null, plan.backbone(), plan.numClasses(), plan.scoresId(), rule, budget, plan.totals(),
@@ -89,7 +93,8 @@ public final class PlanJson {
                     throw new IllegalArgumentException(source + ": tensor " + t.name() + " says "
                             + trainable + " trainable but its indices hold " + decision.trainable());
                 }
-                entries.add(new TuningPlan.Entry(t.name(), t.block(), t.operation(),
+                int stage = t.stage() != null ? t.stage() : t.block() >= 0 ? 0 : -1;
+                entries.add(new TuningPlan.Entry(t.name(), stage, t.block(), t.operation(),
                         TensorRole.valueOf(t.role().toUpperCase(Locale.ROOT)), t.countInTopK(), decision));
             }
             var plan = new TuningPlan(doc.backbone(), doc.numClasses(), doc.scores(), rule, budget, b.k(), entries,

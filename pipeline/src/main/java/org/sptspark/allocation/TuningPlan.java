@@ -27,10 +27,16 @@ public record TuningPlan(String backbone, int numClasses, String scoresId, Alloc
     /**
      * One tensor's decision.
      *
+     * @param stage and {@code block}: as in {@link org.sptspark.model.TensorSpec}
      * @param countInTopK how many of its scalars are among the top k
      */
-    public record Entry(String name, int block, String operation, TensorRole role, long countInTopK,
+    public record Entry(String name, int stage, int block, String operation, TensorRole role, long countInTopK,
             TensorDecision decision) {}
+
+    /** Whether the plan's backbone has more than one stage (Swin, ConvNeXt), whose plans record them. */
+    public boolean hierarchical() {
+        return entries.stream().anyMatch(e -> e.stage() > 0);
+    }
 
     /**
      * Trainable parameters by kind.

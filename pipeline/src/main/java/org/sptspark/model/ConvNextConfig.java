@@ -119,8 +119,9 @@ public record ConvNextConfig(
      * Every tensor in timm's order: {@code stem.0} (convolution) and {@code stem.1} (norm); per stage
      * {@code stages.i.downsample.0} (norm) and {@code .1} (2x2 convolution) for stages after the
      * first; per block {@code stages.i.blocks.j.gamma}, {@code conv_dw}, {@code norm}, {@code
-     * mlp.fc1}, {@code mlp.fc2}; then {@code head.norm} and {@code head.fc}. A block tensor's block
-     * is its global index; the downsampling's is the index of its stage's first block.
+     * mlp.fc1}, {@code mlp.fc2}; then {@code head.norm} and {@code head.fc}. A stage tensor's stage
+     * is its {@code i} and its block its global index; the downsampling's block is the index of its
+     * stage's first block.
      */
     @Override
     public ParameterSpace space() {
@@ -132,6 +133,7 @@ public record ConvNextConfig(
         for (int i = 0; i < stages(); i++) {
             int d = dim(i);
             String stage = "stages." + i + ".";
+            b.stage(i);
             if (i > 0) {
                 int first = blockIndex(i, 0);
                 b.norm(stage + "downsample.0", dim(i - 1), first, "downsample.norm");
@@ -150,7 +152,7 @@ public record ConvNextConfig(
                 b.linear(p + "mlp.fc2", d, mlpRatio * d, index, "fc2");
             }
         }
-        b.norm("head.norm", numFeatures(), -1, "head.norm");
+        b.stage(-1).norm("head.norm", numFeatures(), -1, "head.norm");
         b.add("head.fc.weight", new Shape(numClasses, numFeatures()), TensorRole.SKIPPED, -1, "head");
         b.add("head.fc.bias", new Shape(numClasses), TensorRole.SKIPPED, -1, "head");
         return b.build(this);

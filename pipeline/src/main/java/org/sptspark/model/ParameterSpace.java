@@ -40,6 +40,7 @@ public final class ParameterSpace {
         builder.add("patch_embed.proj.weight", new Shape(d, c.inChannels(), c.patchSize(), c.patchSize()),
                 TensorRole.SKIPPED, -1, "patch_embed");
         builder.add("patch_embed.proj.bias", new Shape(d), TensorRole.SKIPPED, -1, "patch_embed");
+        builder.stage(0);
         for (int i = 0; i < c.depth(); i++) {
             String p = "blocks." + i + ".";
             builder.norm(p + "norm1", d, i, "norm1");
@@ -50,7 +51,7 @@ public final class ParameterSpace {
             builder.linear(p + "mlp.fc1", c.mlpDim(), d, i, "fc1");
             builder.linear(p + "mlp.fc2", d, c.mlpDim(), i, "fc2");
         }
-        builder.norm("norm", d, -1, "norm");
+        builder.stage(-1).norm("norm", d, -1, "norm");
         builder.add("head.weight", new Shape(c.numClasses(), d), TensorRole.SKIPPED, -1, "head");
         builder.add("head.bias", new Shape(c.numClasses()), TensorRole.SKIPPED, -1, "head");
         return builder.build(c);
@@ -140,9 +141,16 @@ public final class ParameterSpace {
     static final class Builder {
         private final List<TensorSpec> tensors = new ArrayList<>();
         private long offset;
+        private int stage = -1;
+
+        /** The stage of the tensors added next (-1, the default, outside the stages). */
+        Builder stage(int index) {
+            stage = index;
+            return this;
+        }
 
         Builder add(String name, Shape shape, TensorRole role, int block, String op) {
-            tensors.add(new TensorSpec(name, shape, offset, role, block, op));
+            tensors.add(new TensorSpec(name, shape, offset, role, stage, block, op));
             offset += shape.size();
             return this;
         }

@@ -144,8 +144,8 @@ public record SwinConfig(
      * {@code layers.i.downsample.norm} and {@code .reduction} (stages after the first), per block
      * {@code layers.i.blocks.j.norm1}, {@code attn.relative_position_bias_table}, {@code attn.q/k/v}
      * (timm's fused {@code qkv} split), {@code attn.proj}, {@code norm2}, {@code mlp.fc1}, {@code
-     * mlp.fc2}; then {@code norm} and {@code head.fc}. A block tensor's block is its global index;
-     * the downsampling's is the index of its stage's first block.
+     * mlp.fc2}; then {@code norm} and {@code head.fc}. A stage tensor's stage is its {@code i} and its
+     * block its global index; the downsampling's block is the index of its stage's first block.
      */
     @Override
     public ParameterSpace space() {
@@ -159,6 +159,7 @@ public record SwinConfig(
         for (int i = 0; i < stages(); i++) {
             int d = dim(i);
             String stage = "layers." + i + ".";
+            b.stage(i);
             if (i > 0) {
                 int first = blockIndex(i, 0);
                 b.norm(stage + "downsample.norm", 4 * dim(i - 1), first, "downsample.norm");
@@ -179,7 +180,7 @@ public record SwinConfig(
                 b.linear(p + "mlp.fc2", d, mlpRatio * d, index, "fc2");
             }
         }
-        b.norm("norm", numFeatures(), -1, "norm");
+        b.stage(-1).norm("norm", numFeatures(), -1, "norm");
         b.add("head.fc.weight", new Shape(numClasses, numFeatures()), TensorRole.SKIPPED, -1, "head");
         b.add("head.fc.bias", new Shape(numClasses), TensorRole.SKIPPED, -1, "head");
         return b.build(this);

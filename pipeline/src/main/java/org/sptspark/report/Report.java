@@ -60,8 +60,13 @@ public final class Report {
     public static final String MAX_LABEL = "max over evaluations, as the reference reports (optimistic: chosen on the"
             + " test split)";
 
-    /** One tensor's allocation in a plan (SPT) or a final SNELLA competition. */
-    public record Allocation(String task, String method, String budget, String tensor, int block, String operation,
+    /**
+     * One tensor's allocation in a plan (SPT) or a final SNELLA competition.
+     *
+     * @param stage and {@code block}: as in {@link org.sptspark.model.TensorSpec} (a ViT's blocks are
+     *     all in stage 0; -1 outside the stages and blocks)
+     */
+    public record Allocation(String task, String method, String budget, String tensor, int stage, int block, String operation,
             String role, String decision, long trainable) {
 
         public String column() {
@@ -254,10 +259,15 @@ public final class Report {
 
     /**
      * Where a (task, column)'s budget went: trainable parameters per operation category, per
-     * block, and the matrices that got a LoRA/Adapter module.
+     * stage and per block (-1: outside them), and the matrices that got a LoRA/Adapter module.
      */
-    public record Spread(String task, String column, long total, Map<String, Long> byCategory, Map<Integer, Long> byBlock,
-            List<String> modules) {}
+    public record Spread(String task, String column, long total, Map<String, Long> byCategory, Map<Integer, Long> byStage,
+            Map<Integer, Long> byBlock, List<String> modules) {}
+
+    /** Whether the allocations are of a backbone with several stages (Swin, ConvNeXt). */
+    public boolean hierarchical() {
+        return allocation.stream().anyMatch(a -> a.stage() > 0);
+    }
 
     public List<Spread> spreads() {
         var keys = new LinkedHashMap<String, List<Allocation>>();
@@ -268,18 +278,21 @@ public final class Report {
         for (List<Allocation> rows : keys.values()) {
             var byCategory = new LinkedHashMap<String, Long>();
             CATEGORIES.forEach(c -> byCategory.put(c, 0L));
+            var byStage = new TreeMap<Integer, Long>();
             var byBlock = new TreeMap<Integer, Long>();
             var modules = new ArrayList<String>();
             long total = 0;
             for (Allocation a : rows) {
                 byCategory.merge(a.category(), a.trainable(), Long::sum);
+                byStage.merge(a.stage(), a.trainable(), Long::sum);
                 byBlock.merge(a.block(), a.trainable(), Long::sum);
                 total += a.trainable();
                 if (a.decision().equals("lora") || a.decision().equals("adapter")) {
                     modules.add(a.tensor());
                 }
             }
-            out.add(new Spread(rows.get(0).task(), rows.get(0).column(), total, byCategory, byBlock, modules));
+            out.add(new Spread(rows.get(0).task(), rows.get(0).column(), total, byCategory, byStage, byBlock,
+                    modules));
         }
         return out;
     }
@@ -344,6 +357,23 @@ public final class Report {
                 CATEGORIES.forEach(c -> sb.append(' ')
                         .append(percent(s.total() == 0 ? Double.NaN : (double) s.byCategory().get(c) / s.total())).append(" |"));
                 sb.append(' ').append(s.modules().size()).append(" |\n");
+            }
+            if (hierarchical()) {
+                List<Integer> stages = spreads.stream().flatMap(s -> s.byStage().keySet().stream()).distinct().sorted()
+                        .toList();
+                sb.append("\n## Where the budget went: share of trainable parameters per stage (%)\n\n");
+                sb.append("Stage -1 is outside the stages: the final norm (and the head, which every method trains, is"
+                        + " not counted).\n\n| task | method |");
+                stages.forEach(st -> sb.append(" stage ").append(st).append(" |"));
+                sb.append("\n| --- | --- |");
+                stages.forEach(st -> sb.append(" ---: |"));
+                sb.append('\n');
+                for (Spread s : spreads) {
+                    sb.append("| ").append(s.task()).append(" | ").append(s.column()).append(" |");
+                    stages.forEach(st -> sb.append(' ').append(percent(s.total() == 0 ? Double.NaN
+                            : (double) s.byStage().getOrDefault(st, 0L) / s.total())).append(" |"));
+                    sb.append('\n');
+                }
             }
         }
         return sb.toString();

@@ -24,7 +24,8 @@ class PlanJsonTest {
     void aPlanSurvivesTheRoundTripWithItsIdAndIndices() {
         TuningPlan plan = samplePlan();
         String json = PlanJson.write(plan);
-        assertTrue(json.contains("\"format\": \"spt-plan\"") && json.contains("\"version\": 2"), json);
+        assertTrue(json.contains("\"format\": \"spt-plan\"") && json.contains("\"version\": 3"), json);
+        assertTrue(!json.contains("\"stage\""), "a ViT's plan records no stages: " + json);
         // adapter r=1 on SMALL: 90 in modules, 52 in whole vectors, 4 in the class token
         assertTrue(json.contains("\"maxReachable\": 146"), json);
         TuningPlan back = PlanJson.read(json, "plan.json");
@@ -93,19 +94,48 @@ class PlanJsonTest {
         assertEquals("2975ffd4da602b2465d65308b8ce7ed72e6ad1ee6056bcddf572c668c94506b6", PlanJson.id(plan));
         assertEquals(new TensorDecision.Sparse(new int[] {2}).kind(), plan.entry("blocks.0.norm1.bias").decision().kind());
         assertArrayEquals(new int[] {2}, ((TensorDecision.Sparse) plan.entry("blocks.0.norm1.bias").decision()).indices());
-        // written again, it is a version 2 document of the same content and id, still without the maximum
-        assertEquals(com.google.gson.JsonParser.parseString(VERSION_1.replace("\"version\": 1", "\"version\": 2")),
+        assertEquals(0, plan.entry("blocks.0.norm1.bias").stage()); // before stages, every plan was a ViT's
+        // written again, it is a version 3 document of the same content and id, still without the maximum
+        assertEquals(com.google.gson.JsonParser.parseString(VERSION_1.replace("\"version\": 1", "\"version\": 3")),
                 com.google.gson.JsonParser.parseString(PlanJson.write(plan)));
     }
 
     @Test
     void aNewerOrForeignPlanIsRefusedInOneLine() {
         var e = assertThrows(IllegalArgumentException.class,
-                () -> PlanJson.read(VERSION_1.replace("\"version\": 1", "\"version\": 3"), "lake/plans/p.json"));
-        assertEquals("lake/plans/p.json is spt-plan version 3, but this build reads up to version 2: read it with a"
+                () -> PlanJson.read(VERSION_1.replace("\"version\": 1", "\"version\": 4"), "lake/plans/p.json"));
+        assertEquals("lake/plans/p.json is spt-plan version 4, but this build reads up to version 3: read it with a"
                 + " newer spt", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> PlanJson.read("{\"format\": \"other\"}", "x.json"));
         assertEquals("x.json is not a tuning plan (format \"other\", expected \"spt-plan\")", e.getMessage());
+    }
+
+    /** A Swin's plan records each tensor's stage beside its block, and reads back with them. */
+    @Test
+    void aHierarchicalPlanRecordsStagesAndBlocks() {
+        var space = org.sptspark.model.BackbonePresets.get(org.sptspark.model.BackbonePresets.SWIN_DEMO).space();
+        var s = BudgetAllocatorTest.scores(space, Map.of(
+                "layers.2.blocks.1.attn.q.weight", new float[] {0, 10f, 7, 9f},
+                "layers.1.downsample.reduction.weight", new float[] {3, 8f}));
+        TuningPlan plan = new BudgetAllocator(s, AllocationRule.defaults(AllocationRule.Module.LORA))
+                .planAt(3, new Budget("3", 3));
+        String json = PlanJson.write(plan);
+        var doc = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        var byName = new java.util.HashMap<String, com.google.gson.JsonObject>();
+        doc.getAsJsonArray("tensors").forEach(t -> byName.put(t.getAsJsonObject().get("name").getAsString(),
+                t.getAsJsonObject()));
+        // three stages of two blocks: stage 2's block 1 is the model's fifth block (index 5)
+        assertEquals(2, byName.get("layers.2.blocks.1.attn.q.weight").get("stage").getAsInt());
+        assertEquals(5, byName.get("layers.2.blocks.1.attn.q.weight").get("block").getAsInt());
+        assertEquals(1, byName.get("layers.1.downsample.reduction.weight").get("stage").getAsInt());
+        assertEquals(2, byName.get("layers.1.downsample.reduction.weight").get("block").getAsInt());
+        assertEquals(-1, byName.get("norm.weight").get("stage").getAsInt());
+        assertEquals("unstructured", byName.get("layers.2.blocks.1.attn.q.weight").get("decision").getAsString());
+        TuningPlan back = PlanJson.read(json, "plan.json");
+        assertEquals(plan.entries().stream().map(e -> e.name() + " " + e.stage() + " " + e.block()).toList(),
+                back.entries().stream().map(e -> e.name() + " " + e.stage() + " " + e.block()).toList());
+        assertEquals(json, PlanJson.write(back));
+        assertEquals(2, back.entry("layers.2.blocks.1.attn.q.weight").stage());
     }
 
     @Test

@@ -40,6 +40,14 @@ class BackbonePresetsTest {
         assertEquals(TensorRole.SKIPPED, space.get("layers.2.blocks.17.attn.relative_position_bias_table").role());
         assertEquals(TensorRole.SKIPPED, space.get("patch_embed.norm.weight").role());
         assertEquals(21, space.get("layers.2.blocks.17.mlp.fc1.weight").block());
+        // stages and blocks: depths 2, 2, 18, 2, so stage 2's block 5 is the model's 2 + 2 + 5 = 9th;
+        // patch merging counts as its stage's first block; the stem and final norm are outside
+        assertStageAndBlock(space, "layers.2.blocks.5.attn.q.weight", 2, 9);
+        assertStageAndBlock(space, "layers.1.downsample.reduction.weight", 1, 2);
+        assertStageAndBlock(space, "layers.3.blocks.1.mlp.fc2.bias", 3, 23);
+        assertStageAndBlock(space, "layers.0.blocks.0.norm1.weight", 0, 0);
+        assertStageAndBlock(space, "patch_embed.proj.weight", -1, -1);
+        assertStageAndBlock(space, "norm.weight", -1, -1);
         assertEquals(1000 * 1024 + 1000, space.headSize());
         var swin = (SwinConfig) BackbonePresets.get("swin_base_patch4_window7_224");
         assertEquals(3, swin.shift(0, 1));
@@ -60,6 +68,19 @@ class BackbonePresetsTest {
         assertTrue(!ParameterSpace.isHead("head.norm.weight"));
         assertEquals(1000 * 1024 + 1000, space.headSize());
         assertEquals(TensorRole.SKIPPED, space.get("stem.1.weight").role());
+        // depths 3, 3, 27, 3: stage 3's downsampling is block 33, its last block 35
+        assertStageAndBlock(space, "stages.3.downsample.1.weight", 3, 33);
+        assertStageAndBlock(space, "stages.3.blocks.2.gamma", 3, 35);
+        assertStageAndBlock(space, "stages.2.blocks.0.conv_dw.weight", 2, 6);
+        assertStageAndBlock(space, "head.norm.weight", -1, -1);
+        // a ViT has one stage: its blocks are stage 0
+        var vit = BackbonePresets.get("vit_base_patch16_224").space();
+        assertStageAndBlock(vit, "blocks.11.mlp.fc2.weight", 0, 11);
+        assertStageAndBlock(vit, "norm.weight", -1, -1);
+    }
+
+    private static void assertStageAndBlock(ParameterSpace space, String name, int stage, int block) {
+        assertEquals(List.of(stage, block), List.of(space.get(name).stage(), space.get(name).block()), name);
     }
 
     @Test

@@ -15,7 +15,8 @@ class ReportTest {
     }
 
     static Report.Allocation a(String tensor, int block, String op, String role, String decision, long trainable) {
-        return new Report.Allocation("t1", "spt-lora", "20k", tensor, block, op, role, decision, trainable);
+        return new Report.Allocation("t1", "spt-lora", "20k", tensor, block >= 0 ? 0 : -1, block, op, role, decision,
+                trainable);
     }
 
     final Report report = new Report("run-1", List.of(
@@ -43,7 +44,7 @@ class ReportTest {
             {"head.norm.weight", "head.norm", "vector", "norms"},
         };
         for (String[] c : cases) {
-            var a = new Report.Allocation("t", "spt-lora", "5k", c[0], 0, c[1], c[2], "unstructured", 1);
+            var a = new Report.Allocation("t", "spt-lora", "5k", c[0], 0, 0, c[1], c[2], "unstructured", 1);
             assertEquals(c[3], a.category(), c[0]);
             assertTrue(Report.CATEGORIES.contains(a.category()), c[0]);
         }
@@ -73,6 +74,29 @@ class ReportTest {
         assertEquals(80L, s.byBlock().get(0));
         assertEquals(20L, s.byBlock().get(1));
         assertEquals(List.of("blocks.0.mlp.fc1.weight"), s.modules());
+    }
+
+    /** A Swin's run: the spread per stage (shares worked by hand), shown only for hierarchical backbones. */
+    @Test
+    void aHierarchicalRunSharesTheBudgetByStage() {
+        Report swin = new Report("run-s", List.of(r("t1", "natural", "spt-lora", "20k", 0.5)), List.of(
+                new Report.Allocation("t1", "spt-lora", "20k", "layers.0.blocks.1.attn.q.weight", 0, 1, "q", "matrix",
+                        "unstructured", 10),
+                new Report.Allocation("t1", "spt-lora", "20k", "layers.1.downsample.reduction.weight", 1, 2,
+                        "downsample.reduction", "matrix", "lora", 60),
+                new Report.Allocation("t1", "spt-lora", "20k", "layers.2.blocks.0.mlp.fc1.weight", 2, 4, "fc1", "matrix",
+                        "unstructured", 25),
+                new Report.Allocation("t1", "spt-lora", "20k", "norm.weight", -1, -1, "norm", "vector", "whole", 5)));
+        assertTrue(swin.hierarchical());
+        Report.Spread s = swin.spreads().get(0);
+        assertEquals(java.util.Map.of(-1, 5L, 0, 10L, 1, 60L, 2, 25L), s.byStage());
+        // 5, 10, 60 and 25 of 100
+        String md = swin.markdown();
+        assertTrue(md.contains("per stage (%)"), md);
+        assertTrue(md.contains("| task | method | stage -1 | stage 0 | stage 1 | stage 2 |\n"), md);
+        assertTrue(md.contains("| t1 | spt-lora@20k | 5.0 | 10.0 | 60.0 | 25.0 |\n"), md);
+        // a ViT's run (one stage) has no such table
+        assertTrue(!report.hierarchical() && !report.markdown().contains("per stage"));
     }
 
     @Test

@@ -158,7 +158,7 @@ class StabilityTest {
     private static TuningPlan plan(List<TensorDecision> decisions) {
         var entries = new ArrayList<TuningPlan.Entry>();
         for (int i = 0; i < decisions.size(); i++) {
-            entries.add(new TuningPlan.Entry("m" + i, 0, "q", TensorRole.MATRIX, 0, decisions.get(i)));
+            entries.add(new TuningPlan.Entry("m" + i, 0, 0, "q", TensorRole.MATRIX, 0, decisions.get(i)));
         }
         return new TuningPlan("x", 2, "s", AllocationRule.defaults(AllocationRule.Module.LORA), new Budget("1k", 1000), 0,
                 entries, new TuningPlan.Totals(0, 0, 0, 0, 0));
