@@ -11,7 +11,6 @@ import org.sptspark.bench.ModelBenchmark;
 import org.sptspark.bench.PreprocessBenchmark;
 import org.sptspark.bench.SensitivityBenchmark;
 import org.sptspark.data.DataLimits;
-import org.sptspark.model.VitConfig;
 import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.BackbonePresets;
 import org.sptspark.model.VitPresets;
@@ -223,10 +222,6 @@ final class BenchCommand implements Runnable {
             for (String name : presets) {
                 BackboneConfig config = BackbonePresets.get(name).withDropPathRate(0.1);
                 for (boolean checkpoint : modes) {
-                    if (checkpoint && !(config instanceof VitConfig)) {
-                        out.printf(Locale.ROOT, "%-30s %5s activation checkpointing is for ViTs only so far%n", name, "on");
-                        continue;
-                    }
                     double seconds = SensitivityBenchmark.sensitivitySeconds(config, batchSize, batches,
                             ai.djl.engine.Engine.getInstance().defaultDevice(), org.sptspark.model.Precision.FP32, checkpoint);
                     out.printf(Locale.ROOT, "%-30s %5s %8d %10.1f %12.2f %9.0f MB%n", name, checkpoint ? "on" : "off",

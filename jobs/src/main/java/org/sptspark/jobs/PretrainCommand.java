@@ -42,7 +42,7 @@ import picocli.CommandLine.Spec;
 
 /** Pretrains a backbone from scratch on a suite's upstream tasks: how the embedded demo backbone was made. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
-        description = {"Pretrain a ViT from random initialisation on a suite's upstream tasks.",
+        description = {"Pretrain a backbone (any family) from random initialisation on a suite's upstream tasks.",
             "One head over their classes together; reports top-1 on their test splits and writes the checkpoint",
             "with a manifest (<out>.json) recording the command, data, recipe, accuracy and sha256."})
 final class PretrainCommand implements Callable<Integer> {

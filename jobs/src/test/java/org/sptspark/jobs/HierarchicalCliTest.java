@@ -102,12 +102,20 @@ class HierarchicalCliTest {
                 "--run", "t1", "--method", "spt-lora", "--out", dir.resolve("routed").toString());
         assertEquals(0, routed.exit(), routed.err());
         assertTrue(routed.out().contains("2 rows: 2 predicted in"), routed.out());
-        // a sweep of SPT, a matched baseline and the linear probe, and its report
+        // a sweep of SPT, a matched baseline and the linear probe (with activation checkpointing), and its report
         String lake2 = dir.resolve("lake2").toString();
         Run sweep = SptCliTest.run("sweep", "--suite", "demo", "--tasks", "gen_clevr_dist", "--data", data, "--backbone",
                 backbone.toString(), "--preset", preset, "--lake", lake2, "--methods", "spt-lora,lora@5k,linear",
-                "--budgets", "5k", "--epochs", "1", "--warmup-epochs", "0", "--eval-every", "0", "--run", "s1");
+                "--budgets", "5k", "--epochs", "1", "--warmup-epochs", "0", "--eval-every", "0", "--run", "s1",
+                "--checkpoint-activations");
         assertEquals(0, sweep.exit(), sweep.err());
+        try (var manifests = Files.walk(Path.of(lake2, "artifacts"))) {
+            var found = manifests.filter(p -> p.getFileName().toString().equals("manifest.json")).toList();
+            assertEquals(3, found.size(), found.toString());
+            for (Path m : found) {
+                assertTrue(Files.readString(m).contains("\"checkpointActivations\": true"), m + " records checkpointing");
+            }
+        }
         Run report = SptCliTest.run("report", "--lake", lake2, "--run", "s1");
         assertEquals(0, report.exit(), report.err());
         assertTrue(report.out().contains("spt-lora@5k") && report.out().contains("lora@5k")

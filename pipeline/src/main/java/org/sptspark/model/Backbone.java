@@ -52,10 +52,35 @@ public interface Backbone {
      * As {@link #logits}, calling {@code listener} as each segment starts: {@link
      * VisionTransformer#EMBEDDING} (the patch embedding or stem), each block by its index over all
      * stages (a stage's downsampling runs in its first block's segment), and {@link #depth} (the
-     * final norm, pooling and head). A tuning method sets its per-segment state there.
+     * final norm, pooling and head). A tuning method sets its per-segment state there. The
+     * segments are {@link #embed}, {@link #block} and {@link #classify}, which activation
+     * checkpointing also runs one at a time ({@link Backprop}).
      */
-    NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
-            VisionTransformer.SegmentListener listener);
+    default NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
+            VisionTransformer.SegmentListener listener) {
+        listener.enter(VisionTransformer.EMBEDDING, images.getManager());
+        NDArray x = embed(store, images, training);
+        for (int i = 0; i < depth(); i++) {
+            listener.enter(i, x.getManager());
+            x = block(i, store, x, training, dropPathSeed);
+        }
+        listener.enter(depth(), x.getManager());
+        return classify(store, x, training);
+    }
+
+    /** The first segment: the patch embedding or stem, in the images' manager. */
+    NDArray embed(ParameterStore store, NDArray images, boolean training);
+
+    /**
+     * Block {@code index} (counted over all stages; a stage's first block runs the stage's
+     * downsampling first) on the previous segment's output, its arrays in {@code x}'s manager. Its
+     * drop-path masks depend on the forward's seed and the block's index only, so a block run again
+     * (activation checkpointing) draws the masks it drew the first time.
+     */
+    NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed);
+
+    /** The last segment: the final norm, pooling (or the class token) and the head: logits. */
+    NDArray classify(ParameterStore store, NDArray x, boolean training);
 
     /** The number of blocks, over all stages. */
     int depth();

@@ -9,23 +9,25 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 
 /**
- * One batch's forward pass, mean cross-entropy and backward pass through a {@link
- * VisionTransformer}: whole, or with activation checkpointing.
+ * One batch's forward pass, mean cross-entropy and backward pass through a {@link Backbone} of any
+ * family: whole, or with activation checkpointing.
  *
  * <p>Whole, the autograd graph of every block lives until the backward pass ends, and every
  * intermediate array's handle until the images' manager closes. With
- * checkpointing, the forward pass keeps only each block's input (one {@code (batch, tokens, dim)}
- * array per block) and frees the rest as each block ends; the backward pass then runs the blocks
- * again from the last, one at a time, each with its graph, and back-propagates into it from the
+ * checkpointing, the forward pass keeps only each block's input (one array per block: {@code
+ * (batch, tokens, dim)} in a ViT, a stage's feature map in Swin and ConvNeXt) and frees the rest
+ * as each block ends; the last block runs with the head, its graph kept, and the loss is
+ * back-propagated through both; the backward pass then runs the other blocks again from the
+ * second to last, one at a time, each with its graph, and back-propagates into it from the
  * gradient of its output {@code G} through {@code sum(out * G)}, whose gradient with respect to
  * {@code out} is {@code G} exactly. The gradient this leaves on the block's input is the next
  * seed. A block run again draws the masks it drew the first time: the backbone's drop-path
- * depends on the forward's seed and the block's index (see {@link VisionTransformer#block}), and a
+ * depends on the forward's seed and the block's index (see {@link Backbone#block}), and a
  * tuning method's own randomness is reseeded per segment by its {@link Hooks#enter}. The same
  * operations run on the same values, so the gradients equal those of the whole pass (bit for bit
  * in float32 on the CPU, where the tests check every method). The activations held are one
  * block's plus each block's input; the cost is one more forward pass of the blocks from the first
- * one that trains anything.
+ * one that trains anything to the second to last.
  *
  * <p>The caller holds {@link Gradients#ENGINE_LOCK} and no gradient collector; every array this
  * makes that outlives the call (the logits) belongs to the images' manager.
@@ -93,36 +95,10 @@ public final class Backprop {
      * @param dropPathSeed seeds the backbone's drop-path masks
      * @param checkpoint keep only the blocks' inputs and run each block again in the backward pass
      */
-    public static Pass run(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+    public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels,
             long dropPathSeed, boolean checkpoint, Hooks hooks, LossCheck check) {
         return checkpoint ? checkpointed(model, store, images, labels, dropPathSeed, hooks, check)
                 : whole(model, store, images, labels, dropPathSeed, hooks, check);
-    }
-
-    /**
-     * Forward and backward of any backbone in training mode, the whole pass at once (no hooks, no
-     * checkpointing; a {@link VisionTransformer} gets both from {@link #run(VisionTransformer,
-     * ParameterStore, NDArray, NDArray, long, boolean, Hooks, LossCheck)}).
-     */
-    public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels, long dropPathSeed,
-            LossCheck check) {
-        return whole(model, store, images, labels, dropPathSeed, Hooks.none(VisionTransformer.EMBEDDING), check);
-    }
-
-    /**
-     * As {@link #run(VisionTransformer, ParameterStore, NDArray, NDArray, long, boolean, Hooks,
-     * LossCheck)} for a backbone of any family; activation checkpointing is a ViT's only so far.
-     */
-    public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels,
-            long dropPathSeed, boolean checkpoint, Hooks hooks, LossCheck check) {
-        if (model instanceof VisionTransformer vit) {
-            return run(vit, store, images, labels, dropPathSeed, checkpoint, hooks, check);
-        }
-        if (checkpoint) {
-            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
-                    + model.config().name());
-        }
-        return whole(model, store, images, labels, dropPathSeed, hooks, check);
     }
 
     private static Pass whole(Backbone model, ParameterStore store, NDArray images, NDArray labels,
@@ -137,19 +113,23 @@ public final class Backprop {
         }
     }
 
-    private static Pass checkpointed(VisionTransformer model, ParameterStore store, NDArray images, NDArray labels,
+    private static Pass checkpointed(Backbone model, ParameterStore store, NDArray images, NDArray labels,
             long dropPathSeed, Hooks hooks, LossCheck check) {
         NDManager scope = images.getManager();
         int depth = model.depth();
         int first = hooks.firstTrainedSegment();
-        // inputs[i] is block i's input, inputs[depth] the last block's output; no graph is kept
+        // when anything before the head trains, the last block runs once, in the head's segment, so
+        // that the gradient reaching it comes from the head as in the whole pass (not as a seed of
+        // another layout, whose reductions could sum in another order)
+        int tail = first < depth ? depth - 1 : depth;
+        // inputs[i] is block i's input (inputs[depth] the last block's output when it runs here); no graph is kept
         NDArray[] inputs = new NDArray[depth + 1];
         try {
             try (NDManager segment = scope.newSubManager()) {
                 hooks.enter(VisionTransformer.EMBEDDING, segment);
                 inputs[0] = alias(model.embed(store, alias(images, segment), true), scope);
             }
-            for (int i = 0; i < depth; i++) {
+            for (int i = 0; i < tail; i++) {
                 try (NDManager segment = scope.newSubManager()) {
                     hooks.enter(i, segment);
                     inputs[i + 1] = alias(model.block(i, store, alias(inputs[i], segment), true, dropPathSeed), scope);
@@ -162,24 +142,33 @@ public final class Backprop {
             NDArray logits;
             NDArray seed = null;
             try (NDManager segment = scope.newSubManager()) {
-                hooks.enter(depth, segment);
-                // the last block's output needs its gradient only when something before the head trains
-                NDArray tokens = first < depth ? leaf(inputs[depth], segment) : alias(inputs[depth], segment);
+                // the last block's input needs its gradient only when a segment before it trains
+                boolean more = tail < depth && tail > first;
+                NDArray x = more ? leaf(inputs[tail], segment) : alias(inputs[tail], segment);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    logits = model.classify(store, tokens, true);
+                    NDArray features = x;
+                    if (tail < depth) {
+                        hooks.enter(tail, segment);
+                        features = model.block(tail, store, x, true, dropPathSeed);
+                    }
+                    hooks.enter(depth, segment);
+                    logits = model.classify(store, features, true);
                     NDArray loss = loss(labels, logits);
                     value = loss.getFloat();
                     check.check(value, logits);
                     collector.backward(loss);
                 }
-                if (first < depth) {
-                    seed = tokens.getGradient();
+                if (tail < depth) {
+                    hooks.afterBlockBackward(tail);
+                }
+                if (more) {
+                    seed = x.getGradient();
                     seed.attach(scope);
                 }
                 logits = alias(logits, scope);
             }
-            release(inputs, depth);
-            for (int i = depth - 1; i >= Math.max(0, first); i--) {
+            release(inputs, tail);
+            for (int i = tail - 1; i >= Math.max(0, first); i--) {
                 try (NDManager segment = scope.newSubManager()) {
                     // block i's input needs its gradient only when a segment before it trains
                     boolean more = i > first;

@@ -61,6 +61,9 @@ public final class ConvNext extends AbstractBlock implements Backbone {
     private final LinearLayer head;
     private final Map<String, Parameter> named;
     private final Map<String, LinearLayer> linears;
+    /** Every block by its global index, and the stage it starts (or null). */
+    private final List<ConvNextBlock> blocks = new ArrayList<>();
+    private final List<Stage> stageStartingAt = new ArrayList<>();
 
     public ConvNext(ConvNextConfig config) {
         super(VERSION);
@@ -95,6 +98,12 @@ public final class ConvNext extends AbstractBlock implements Backbone {
             }
         }
         linears = Collections.unmodifiableMap(layers);
+        for (Stage stage : stages) {
+            for (int j = 0; j < stage.blocks.size(); j++) {
+                blocks.add(stage.blocks.get(j));
+                stageStartingAt.add(j == 0 ? stage : null);
+            }
+        }
     }
 
     /**
@@ -170,28 +179,22 @@ public final class ConvNext extends AbstractBlock implements Backbone {
     }
 
     @Override
-    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
-            VisionTransformer.SegmentListener listener) {
-        listener.enter(VisionTransformer.EMBEDDING, images.getManager());
-        NDArray x = stemConv.apply(store, images, training);
-        x = stemNorm.apply(store, x, training);
-        var random = new SplittableRandom(dropPathSeed);
-        int index = 0;
-        for (Stage stage : stages) {
-            listener.enter(index, x.getManager());
-            if (stage.downsampleNorm != null) {
-                x = stage.downsampleConv.apply(store, stage.downsampleNorm.apply(store, x, training), training);
-            }
-            for (int j = 0; j < stage.blocks.size(); j++) {
-                if (j > 0) {
-                    listener.enter(index, x.getManager());
-                }
-                // block i draws from the i-th split of the seed, as the ViT's blocks do
-                x = stage.blocks.get(j).forward(store, x, training, random.split());
-                index++;
-            }
+    public NDArray embed(ParameterStore store, NDArray images, boolean training) {
+        return stemNorm.apply(store, stemConv.apply(store, images, training), training);
+    }
+
+    @Override
+    public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
+        Stage starting = stageStartingAt.get(index);
+        if (starting != null && starting.downsampleNorm != null) {
+            x = starting.downsampleConv.apply(store, starting.downsampleNorm.apply(store, x, training), training);
         }
-        listener.enter(depth(), x.getManager());
+        // block i draws from the i-th split of the seed, as the ViT's blocks do
+        return blocks.get(index).forward(store, x, training, DropPath.blockRandom(dropPathSeed, index));
+    }
+
+    @Override
+    public NDArray classify(ParameterStore store, NDArray x, boolean training) {
         Shape s = x.getShape();
         // global average pooling; DJL's PyTorch engine averages over one axis at a time
         NDArray pooled = x.reshape(s.get(0), s.get(1), s.get(2) * s.get(3)).mean(new int[] {2});

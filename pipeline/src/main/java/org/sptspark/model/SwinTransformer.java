@@ -25,7 +25,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.sptspark.model.VisionTransformer.LinearBranch;
 import org.sptspark.model.VisionTransformer.LinearLayer;
-import org.sptspark.model.VisionTransformer.SegmentListener;
 import org.sptspark.model.VisionTransformer.Module;
 import org.sptspark.model.VisionTransformer.Norm;
 
@@ -71,6 +70,9 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     private final Map<String, Parameter> named;
     private final Map<String, LinearLayer> linears;
     private final Map<String, PatchMerging> reductions;
+    /** Every block by its global index, and the patch merging that runs before it (or null). */
+    private final List<SwinBlock> blocks = new ArrayList<>();
+    private final List<PatchMerging> mergings = new ArrayList<>();
 
     public SwinTransformer(SwinConfig config) {
         super(VERSION);
@@ -112,6 +114,12 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
             merging.put("layers." + i + ".downsample.reduction", stages.get(i).downsample);
         }
         reductions = Collections.unmodifiableMap(merging);
+        for (Stage stage : stages) {
+            for (int j = 0; j < stage.blocks.size(); j++) {
+                blocks.add(stage.blocks.get(j));
+                mergings.add(j == 0 ? stage.downsample : null);
+            }
+        }
     }
 
     /**
@@ -203,21 +211,21 @@ public final class SwinTransformer extends AbstractBlock implements Backbone {
     }
 
     @Override
-    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
-            SegmentListener listener) {
-        listener.enter(VisionTransformer.EMBEDDING, images.getManager());
-        NDArray x = patchEmbed.apply(store, images, training);
-        for (Stage stage : stages) {
-            for (int j = 0; j < stage.blocks.size(); j++) {
-                SwinBlock block = stage.blocks.get(j);
-                listener.enter(block.index, x.getManager());
-                if (j == 0 && stage.downsample != null) {
-                    x = stage.downsample.apply(store, x, training);
-                }
-                x = block.apply(store, x, training, dropPathSeed);
-            }
+    public NDArray embed(ParameterStore store, NDArray images, boolean training) {
+        return patchEmbed.apply(store, images, training);
+    }
+
+    @Override
+    public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
+        SwinBlock block = blocks.get(index);
+        if (mergings.get(index) != null) {
+            x = mergings.get(index).apply(store, x, training);
         }
-        listener.enter(depth(), x.getManager());
+        return block.apply(store, x, training, dropPathSeed);
+    }
+
+    @Override
+    public NDArray classify(ParameterStore store, NDArray x, boolean training) {
         Shape s = x.getShape();
         // the mean over every token: DJL's PyTorch engine averages over one axis at a time
         NDArray pooled = norm.apply(store, x, training).reshape(s.get(0), s.get(1) * s.get(2), s.get(3))

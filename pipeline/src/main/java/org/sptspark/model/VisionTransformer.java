@@ -217,26 +217,10 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
     public static final int EMBEDDING = -1;
 
     /**
-     * Logits for a batch, calling {@code listener} as each segment starts (all arrays belong to the
-     * images' manager).
-     */
-    @Override
-    public NDArray forward(ParameterStore store, NDArray images, boolean training, long dropPathSeed,
-            SegmentListener listener) {
-        listener.enter(EMBEDDING, images.getManager());
-        NDArray x = embed(store, images, training);
-        for (int i = 0; i < blocks.size(); i++) {
-            listener.enter(i, x.getManager());
-            x = block(i, store, x, training, dropPathSeed);
-        }
-        listener.enter(blocks.size(), x.getManager());
-        return classify(store, x, training);
-    }
-
-    /**
      * The first segment: patch embedding, class token and position embedding, {@code (batch,
      * tokens, dim)}, in the images' manager.
      */
+    @Override
     public NDArray embed(ParameterStore store, NDArray images, boolean training) {
         return embed(new OneStore(store, training), images);
     }
@@ -246,11 +230,13 @@ public final class VisionTransformer extends AbstractBlock implements Backbone {
      * depend on the forward's seed and the block's index only, so a block run again (activation
      * checkpointing) draws the masks it drew the first time.
      */
+    @Override
     public NDArray block(int index, ParameterStore store, NDArray x, boolean training, long dropPathSeed) {
         return blocks.get(index).forward(x, new OneStore(store, training), DropPath.blockRandom(dropPathSeed, index));
     }
 
     /** The last segment: the final norm, the class token's features and the head: logits. */
+    @Override
     public NDArray classify(ParameterStore store, NDArray tokens, boolean training) {
         NDArray cls = norm.apply(store, tokens, training).get(":, 0, :");
         return head.apply(store, cls, training);

@@ -11,7 +11,6 @@ import org.sptspark.model.Backprop;
 import org.sptspark.model.Gradients;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.Backbone;
-import org.sptspark.model.VisionTransformer;
 
 /**
  * SPT's stage 1 on one device, without Spark: for each batch, the mean cross-entropy of the
@@ -37,8 +36,8 @@ public final class SensitivityScorer implements AutoCloseable {
         this.model = model;
         this.manager = manager.newSubManager();
         this.store = new ParameterStore(manager, false);
-        hooks = model instanceof VisionTransformer vit ? Backprop.Hooks.none(Backprop.firstSegment(vit,
-                model.space().tensors().stream().filter(TensorSpec::isScored).toList())) : null;
+        hooks = Backprop.Hooks.none(Backprop.firstSegment(model,
+                model.space().tensors().stream().filter(TensorSpec::isScored).toList()));
         for (TensorSpec t : model.space().tensors()) {
             Parameter p = model.parameter(t.name());
             p.freeze(!t.isScored());
@@ -51,13 +50,8 @@ public final class SensitivityScorer implements AutoCloseable {
     /**
      * Whether each batch's backward pass checkpoints activations (see {@link Backprop}): the same
      * scores, with one block's activations in memory instead of all, for one more forward pass.
-     * ViTs only so far.
      */
     public SensitivityScorer checkpointActivations(boolean on) {
-        if (on && !(model instanceof VisionTransformer)) {
-            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
-                    + model.config().name());
-        }
         checkpointing = on;
         return this;
     }
@@ -85,11 +79,7 @@ public final class SensitivityScorer implements AutoCloseable {
                                 + ": check the backbone's weights and the batch's images");
                     }
                 };
-                if (model instanceof VisionTransformer vit) {
-                    Backprop.run(vit, store, x, y, dropPathSeed, checkpointing, hooks, finite);
-                } else {
-                    Backprop.run(model, store, x, y, dropPathSeed, finite);
-                }
+                Backprop.run(model, store, x, y, dropPathSeed, checkpointing, hooks, finite);
                 for (var e : sums.entrySet()) {
                     // the gradient handle and its float64 square belong to this step, not to the model
                     NDArray g = model.parameter(e.getKey()).getArray().getGradient();

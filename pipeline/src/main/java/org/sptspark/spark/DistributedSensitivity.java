@@ -91,9 +91,9 @@ public final class DistributedSensitivity {
             if (batchSize < 1 || batches < 1 || partitions < 1 || blockSize < 1) {
                 throw new IllegalArgumentException("batch size, batches, partitions and block size must be positive");
             }
-            if (!(backbone instanceof VitConfig) && (precision != Precision.FP32 || checkpointActivations)) {
-                throw new IllegalArgumentException("bf16 and activation checkpointing are implemented for ViT backbones"
-                        + " only so far, not for " + backbone.name());
+            if (!(backbone instanceof VitConfig) && precision != Precision.FP32) {
+                throw new IllegalArgumentException("bf16 is implemented for ViT backbones only so far, not for "
+                        + backbone.name());
             }
             if (backbone.numClasses() != task.classes()) {
                 throw new IllegalArgumentException("the backbone's head has " + backbone.numClasses()

@@ -81,9 +81,9 @@ public final class TaskTraining {
             Split trainSplit, Split evalSplit, boolean maxOverEvals) implements Serializable {
 
         public Request {
-            if (!(config instanceof VitConfig) && (recipe.precision() != Precision.FP32 || recipe.checkpointActivations())) {
-                throw new IllegalArgumentException("bf16 and activation checkpointing are implemented for ViT backbones"
-                        + " only so far, not for " + config.name());
+            if (!(config instanceof VitConfig) && recipe.precision() != Precision.FP32) {
+                throw new IllegalArgumentException("bf16 is implemented for ViT backbones only so far, not for "
+                        + config.name());
             }
             if (budget != null) {
                 new Method.AtBudget(method, budget);

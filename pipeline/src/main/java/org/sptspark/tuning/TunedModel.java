@@ -244,10 +244,6 @@ public final class TunedModel implements AutoCloseable {
      * block's input, at the cost of one more forward pass.
      */
     public void setActivationCheckpointing(boolean on) {
-        if (on && !(model instanceof VisionTransformer)) {
-            throw new IllegalArgumentException("activation checkpointing is implemented for ViT backbones only so far, not for "
-                    + model.config().name());
-        }
         checkpointing = on;
     }
 
