@@ -43,7 +43,7 @@ final class RecipeOptions {
     String precision;
 
     @Option(names = "--checkpoint-activations",
-            description = "Keep only each block's input in the forward pass and run the blocks again in the backward pass: the same gradients with one block's activations (and each block's input) in memory, for about one more forward pass (any method; also the sweep's sensitivity).")
+            description = "Keep only each block's input in the forward pass and run the blocks (but the last) again in the backward pass: the same gradients with one block's activations (and each block's input) in memory, for about one more forward pass (any method; also the sweep's sensitivity).")
     boolean checkpointActivations;
 
     Recipe recipe() {

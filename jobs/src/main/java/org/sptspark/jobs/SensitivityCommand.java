@@ -55,7 +55,7 @@ final class SensitivityCommand implements Callable<Integer> {
     String precision;
 
     @Option(names = "--checkpoint-activations",
-            description = "Keep only each block's input in the forward pass and run the blocks again in the backward pass: the same scores with one block's activations (and each block's input) in memory, for about one more forward pass.")
+            description = "Keep only each block's input in the forward pass and run the blocks (but the last) again in the backward pass: the same scores with one block's activations (and each block's input) in memory, for about one more forward pass.")
     boolean checkpointActivations;
 
     @Option(names = "--force", description = "Recompute even when committed scores exist.")

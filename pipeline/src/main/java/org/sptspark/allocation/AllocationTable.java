@@ -36,15 +36,22 @@ public final class AllocationTable {
             .add("decision", DataTypes.StringType, false)
             .add("trainable", DataTypes.LongType, false);
 
+    private static final java.util.regex.Pattern STAGE = java.util.regex.Pattern.compile("^(?:layers|stages)\\.(\\d+)\\.");
+
     private AllocationTable() {}
 
     /**
      * A row's stage: its {@code stage} column, or for a row of a table written before that column
-     * (ViT plans only) 0 for a block's tensor and -1 for the rest.
+     * the stage its tensor's name gives (Swin's {@code layers.N.}, ConvNeXt's {@code stages.N.};
+     * a ViT's block tensors are stage 0, the rest -1), which is what the column would hold.
      */
     public static int stageOf(Row row) {
         if (row.schema() != null && List.of(row.schema().fieldNames()).contains("stage") && row.getAs("stage") != null) {
             return row.<Integer>getAs("stage");
+        }
+        var m = STAGE.matcher(row.<String>getAs("tensor"));
+        if (m.find()) {
+            return Integer.parseInt(m.group(1));
         }
         return row.<Integer>getAs("block") >= 0 ? 0 : -1;
     }

@@ -27,7 +27,7 @@ import ai.djl.training.loss.Loss;
  * operations run on the same values, so the gradients equal those of the whole pass (bit for bit
  * in float32 on the CPU, where the tests check every method). The activations held are one
  * block's plus each block's input; the cost is one more forward pass of the blocks from the first
- * one that trains anything to the second to last.
+ * one that trains anything to the second to last (and of the embedding, when it trains).
  *
  * <p>The caller holds {@link Gradients#ENGINE_LOCK} and no gradient collector; every array this
  * makes that outlives the call (the logits) belongs to the images' manager.
@@ -93,7 +93,8 @@ public final class Backprop {
      * Forward and backward in training mode; gradients accumulate into whatever requires them.
      *
      * @param dropPathSeed seeds the backbone's drop-path masks
-     * @param checkpoint keep only the blocks' inputs and run each block again in the backward pass
+     * @param checkpoint keep only the blocks' inputs and run every block but the last (which runs once,
+     *     with the head) again in the backward pass
      */
     public static Pass run(Backbone model, ParameterStore store, NDArray images, NDArray labels,
             long dropPathSeed, boolean checkpoint, Hooks hooks, LossCheck check) {

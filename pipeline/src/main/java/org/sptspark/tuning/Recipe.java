@@ -19,7 +19,7 @@ import org.sptspark.model.Precision;
  * @param seed seeds the head, the modules' initialisation, the shuffling and every random mask
  * @param precision the arithmetic of the forward and backward passes (parameters and AdamW stay float32)
  * @param checkpointActivations keep only each block's input in the forward pass and run the blocks
- *     again in the backward pass ({@link TunedModel#setActivationCheckpointing}): the same
+ *     but the last again in the backward pass ({@link TunedModel#setActivationCheckpointing}): the same
  *     gradients in less memory, for one more forward pass
  */
 public record Recipe(int epochs, int batchSize, double lr, double weightDecay, int warmupEpochs, double warmupLr,

@@ -86,6 +86,7 @@ class ActivationCheckpointingTest {
         out.add(Arguments.of("spt-lora", Unstructured.MASKED_FULL));
         out.add(Arguments.of("from-block-1", Unstructured.DELTA));
         out.add(Arguments.of("final-norm", Unstructured.DELTA));
+        out.add(Arguments.of("last-block", Unstructured.DELTA));
         return out.stream();
     }
 
@@ -97,6 +98,9 @@ class ActivationCheckpointingTest {
             // the backward pass stops at block 1: nothing before it trains
             case "from-block-1" -> only(Map.of("blocks.1.norm1.weight", new TensorDecision.Whole(CONFIG.embedDim()),
                     "blocks.2.mlp.fc2.weight", Lora.decision(model.space().get("blocks.2.mlp.fc2.weight"), 4)));
+            // only the last block: it runs once, with the head, and no other block runs again
+            case "last-block" -> only(Map.of("blocks.2.mlp.fc1.weight", Lora.decision(model.space().get("blocks.2.mlp.fc1.weight"), 4),
+                    "blocks.2.norm2.bias", new TensorDecision.Whole(CONFIG.embedDim())));
             // only the final norm and the head: no block runs again
             case "final-norm" -> only(Map.of("norm.weight", new TensorDecision.Whole(CONFIG.embedDim())));
             default -> TuningLayout.baseline(Method.parse(method), model.space(), 4);
@@ -146,8 +150,9 @@ class ActivationCheckpointingTest {
         assertEquals(trainsBeforeHead, bodyNonZero, method + ": some gradient before the head is not zero");
     }
 
-    @Test
-    void theCheckpointedPassRunsEachTrainedBlockAgainAndStopsAtTheFirst() {
+    @ParameterizedTest(name = "first trained block {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void theCheckpointedPassRunsEachTrainedBlockAgainAndStopsAtTheFirst(int first) {
         model.setTrainable(false);
         var entered = new ArrayList<Integer>();
         var backward = new ArrayList<Integer>();
@@ -164,28 +169,30 @@ class ActivationCheckpointingTest {
 
             @Override
             public int firstTrainedSegment() {
-                return 1;
+                return first;
             }
         };
-        model.parameter("blocks.1.norm1.weight").getArray().setRequiresGradient(true);
+        model.parameter("blocks." + first + ".norm1.weight").getArray().setRequiresGradient(true);
         try {
             synchronized (Gradients.ENGINE_LOCK) {
                 try (NDManager scope = manager.newSubManager()) {
                     var store = new ParameterStore(scope, false);
                     Backprop.run(model, store, scope.create(images, new Shape(BATCH, 3, 32, 32)), scope.create(labels), 3,
                             true, hooks, Backprop.LossCheck.NONE);
-                    NDArray g = model.parameter("blocks.1.norm1.weight").getArray().getGradient();
+                    NDArray g = model.parameter("blocks." + first + ".norm1.weight").getArray().getGradient();
                     g.attach(scope);
-                    assertTrue(g.abs().sum().getFloat() > 0, "block 1's weight has its gradient");
+                    assertTrue(g.abs().sum().getFloat() > 0, "block " + first + "'s weight has its gradient");
                     Tensors.zero(g);
                 }
             }
         } finally {
             model.setTrainable(false);
         }
-        // the forward pass: embedding, blocks 0-1, then block 2 once with the head; then block 1 again
-        assertEquals(List.of(VisionTransformer.EMBEDDING, 0, 1, 2, 3, 1), entered);
-        assertEquals(List.of(2, 1), backward);
+        // the forward pass: embedding, blocks 0-1, then block 2 once with the head (3); then the
+        // blocks from 1 down to the first trained one again
+        assertEquals(first == 1 ? List.of(VisionTransformer.EMBEDDING, 0, 1, 2, 3, 1)
+                : List.of(VisionTransformer.EMBEDDING, 0, 1, 2, 3), entered);
+        assertEquals(first == 1 ? List.of(2, 1) : List.of(2), backward);
     }
 
     @Test
