@@ -7,7 +7,7 @@
 #   bench/gpu-run.sh BUNDLE.tar.xz OUT [--small]
 #     BUNDLE.tar.xz  from jobs/bin/spt-bundle --djl-src <DJL v0.35.1 checkout>
 #     --small        the CPU-sized preset (how this script is tested on a machine without a GPU;
-#                    then SPT_TORCH_HOME names the torch, and the anchor runs only where python has torch)
+#                    then SPT_TORCH_HOME names the torch, and the anchor runs only where python's torch has CUDA)
 set -euo pipefail
 [[ $# -ge 2 ]] || { echo "usage: bench/gpu-run.sh BUNDLE.tar.xz OUT [--small]" >&2; exit 2; }
 bundle_tar="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
@@ -47,7 +47,7 @@ check_args=(bench gpu --json "$out/ours.json")
 [[ "$small" == --small ]] && check_args+=(--small)
 "$spt" --torch "$torch" "${check_args[@]}" | tee "$out/ours.txt" || step "the device check reported a failure (see ours.txt)"
 
-if python3 -c 'import torch' 2>/dev/null; then
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   step "PyTorch anchor on the same device"
   if [[ "$small" == --small ]]; then
     python3 "$here/gpu_anchor.py" sensitivity 4 2 | tee "$out/anchor-sensitivity.jsonl"
@@ -56,6 +56,6 @@ if python3 -c 'import torch' 2>/dev/null; then
     python3 "$here/gpu_anchor.py" 64 5 | tee "$out/anchor-train.jsonl"
   fi
 else
-  step "no python torch: the PyTorch anchor is skipped"
+  step "no python torch with a CUDA device: the PyTorch anchor (CUDA only) is skipped"
 fi
 step "done; figures in $out"
