@@ -101,9 +101,18 @@ final class StandaloneCluster implements AutoCloseable {
                 .config("spark.ui.enabled", "false")
                 .config("spark.executor.extraClassPath", Path.of("target/classes").toAbsolutePath() + File.pathSeparator
                         + Path.of("target/test-classes").toAbsolutePath())
-                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true")
+                // the executors compute with this JVM's intra-op threads, so that their products sum as
+                // a local run's do (on some CPUs the split of a product depends on the thread count)
+                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true -Dai.djl.pytorch.num_threads="
+                        + intraOpThreads())
                 .config("spark.executorEnv.DJL_CACHE_DIR", System.getenv().getOrDefault("DJL_CACHE_DIR",
                         Path.of("target/djl-cache").toAbsolutePath().toString()));
+    }
+
+    /** PyTorch's intra-op threads in this JVM (the engine started). */
+    static int intraOpThreads() {
+        ai.djl.engine.Engine.getEngine("PyTorch");
+        return ai.djl.pytorch.jni.JniUtils.getNumThreads();
     }
 
     /** Kills a process this cluster started, with its children (a Worker's executors). */
