@@ -97,12 +97,10 @@ public interface Backbone {
 
     /**
      * Sets the arithmetic of the matrix products; parameters stay float32. A ViT takes every
-     * {@link Precision}; the other families compute in float32 only so far and refuse the others.
+     * {@link Precision}; the other families compute in float32 only so far and refuse the others
+     * ({@link BackboneConfig#requirePrecision}).
      */
     default void setPrecision(Precision precision) {
-        if (precision != Precision.FP32) {
-            throw new IllegalArgumentException(precision + " is implemented for ViT backbones only so far, not for "
-                    + config().name());
-        }
+        config().requirePrecision(precision);
     }
 }

@@ -46,4 +46,17 @@ public sealed interface BackboneConfig extends java.io.Serializable permits VitC
 
     /** The width of the features the head reads (a ViT's class token, the others' pooled map). */
     int numFeatures();
+
+    /**
+     * Refuses an arithmetic the family does not implement: a ViT takes every {@link Precision}
+     * ({@link VitConfig} overrides this); Swin and ConvNeXt compute in float32 only so far.
+     *
+     * @throws IllegalArgumentException in one line naming the precision and the architecture
+     */
+    default void requirePrecision(Precision precision) {
+        if (precision != Precision.FP32) {
+            throw new IllegalArgumentException(precision.name().toLowerCase(java.util.Locale.ROOT)
+                    + " is implemented for ViT backbones only so far, not for " + name());
+        }
+    }
 }

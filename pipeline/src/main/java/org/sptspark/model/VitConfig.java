@@ -61,6 +61,10 @@ public record VitConfig(
         return depth;
     }
 
+    /** Every {@link Precision} is implemented for a ViT. */
+    @Override
+    public void requirePrecision(Precision precision) {}
+
     @Override
     public int numFeatures() {
         return embedDim;

@@ -32,7 +32,6 @@ import org.sptspark.model.Precision;
 import org.sptspark.model.TensorSpec;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
-import org.sptspark.model.VitConfig;
 import org.sptspark.model.VitInitializer;
 import org.sptspark.sensitivity.SensitivityScorer;
 import org.sptspark.sensitivity.SensitivityScores;
@@ -91,10 +90,7 @@ public final class DistributedSensitivity {
             if (batchSize < 1 || batches < 1 || partitions < 1 || blockSize < 1) {
                 throw new IllegalArgumentException("batch size, batches, partitions and block size must be positive");
             }
-            if (!(backbone instanceof VitConfig) && precision != Precision.FP32) {
-                throw new IllegalArgumentException("bf16 is implemented for ViT backbones only so far, not for "
-                        + backbone.name());
-            }
+            backbone.requirePrecision(precision);
             if (backbone.numClasses() != task.classes()) {
                 throw new IllegalArgumentException("the backbone's head has " + backbone.numClasses()
                         + " outputs but task '" + task.name() + "' has " + task.classes() + " classes");

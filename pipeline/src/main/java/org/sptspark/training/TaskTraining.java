@@ -31,8 +31,6 @@ import org.sptspark.model.VisionTransformer;
 import org.sptspark.model.Backbone;
 import org.sptspark.model.BackboneConfig;
 import org.sptspark.model.Backbones;
-import org.sptspark.model.Precision;
-import org.sptspark.model.VitConfig;
 import org.sptspark.modules.Unstructured;
 import org.sptspark.snella.Competition;
 import org.sptspark.snella.SnellaManifest;
@@ -81,10 +79,7 @@ public final class TaskTraining {
             Split trainSplit, Split evalSplit, boolean maxOverEvals) implements Serializable {
 
         public Request {
-            if (!(config instanceof VitConfig) && recipe.precision() != Precision.FP32) {
-                throw new IllegalArgumentException("bf16 is implemented for ViT backbones only so far, not for "
-                        + config.name());
-            }
+            config.requirePrecision(recipe.precision());
             if (budget != null) {
                 new Method.AtBudget(method, budget);
             }

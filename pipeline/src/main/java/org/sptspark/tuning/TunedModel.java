@@ -240,8 +240,9 @@ public final class TunedModel implements AutoCloseable {
     /**
      * Whether {@link #backward} checkpoints activations: keeps only each block's input in the
      * forward pass and runs the blocks but the last again, one at a time, in the backward pass
-     * (see {@link Backprop}), on a backbone of any family. The gradients are the same; the activations held are one block's plus each
-     * block's input, at the cost of one more forward pass.
+     * (see {@link Backprop}), on a backbone of any family. The gradients are the same; the
+     * activations held are one block's plus each block's input, at the cost of one more forward
+     * pass.
      */
     public void setActivationCheckpointing(boolean on) {
         checkpointing = on;
